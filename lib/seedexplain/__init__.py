@@ -1,0 +1,2 @@
+"""seedexplain."""
+__version__ = "0.1.0"

@@ -1,0 +1,105 @@
+"""Artifacts on disk: one folder per (stage, parameters), written atomically and verified when read.
+
+``<root>/<stage>/<key>/`` holds the files a stage wrote and ``meta.json`` (parameters, library version, file
+checksums, timings, and whatever the stage reports). The key is a hash of the parameters and the library version,
+so a changed parameter or version gets a new folder. A folder is built under a temporary name and renamed into
+place only when complete; a folder whose ``meta.json`` is missing, unreadable, from another version or whose files
+do not match their checksums is treated as absent and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from seedexplain import __version__
+from seedexplain.config import params_key
+
+log = logging.getLogger(__name__)
+
+META = "meta.json"
+
+
+def artifact_path(root: str | os.PathLike, stage: str, params: dict[str, Any]) -> Path:
+    """Return the folder of the artifact of ``stage`` built from ``params`` (it may not exist yet)."""
+    return Path(root) / stage / params_key(params)
+
+
+def cached(root: str | os.PathLike, stage: str, params: dict[str, Any], build: Callable[[Path], dict[str, Any]],
+           *, force: bool = False) -> Path:
+    """Return the folder of a valid artifact, building it with ``build(tmp_folder) -> report`` if needed.
+
+    ``build`` writes its files into the temporary folder it is given and returns a JSON-serialisable report that
+    is stored in ``meta.json`` under ``"report"``. ``force`` rebuilds even a valid artifact.
+    """
+    final = artifact_path(root, stage, params)
+    if not force and read_meta(final) is not None:
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    try:
+        start = time.perf_counter()
+        report = build(tmp)
+        meta = {
+            "stage": stage,
+            "params": params,
+            "version": __version__,
+            "seconds": round(time.perf_counter() - start, 3),
+            "report": report,
+            "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir())},
+        }
+        _write_text(tmp / META, json.dumps(meta, indent=1, sort_keys=True, default=str))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("%s artifact written to %s (%.1f s)", stage, final, meta["seconds"])
+    return final
+
+
+def read_meta(folder: str | os.PathLike) -> dict[str, Any] | None:
+    """Return the metadata of a complete, intact artifact folder, or None (missing, partial, stale or corrupt)."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / META).read_text())
+    except (OSError, ValueError):
+        if folder.exists():
+            log.warning("artifact %s is incomplete or unreadable: rebuilding it", folder)
+        return None
+    if meta.get("version") != __version__:
+        log.warning("artifact %s is from version %s, not %s: rebuilding it", folder, meta.get("version"), __version__)
+        return None
+    for name, digest in meta.get("files", {}).items():
+        path = folder / name
+        if not path.is_file() or _sha256(path) != digest:
+            log.warning("artifact file %s is missing or corrupt: rebuilding %s", path, folder)
+            return None
+    return meta
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically."""
+    _write_text(path, json.dumps(obj, indent=1, sort_keys=True, default=str))
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

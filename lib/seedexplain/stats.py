@@ -1,0 +1,317 @@
+"""Uncertainty and tests for per-text explanation statistics.
+
+- :func:`bootstrap_ci`: bootstrap confidence interval of a statistic (default: the median) of a per-text quantity
+  (default: the bias-corrected SNR), resampling texts, seeds, or both (hierarchical);
+- :func:`paired_comparison`: two models explained on the same texts, Wilcoxon signed-rank or sign-flip
+  permutation test with effect sizes;
+- :func:`seed_spearman`, :func:`seed_kendall`, :func:`seed_top_k_overlap`, :func:`texts_agreement`: agreement
+  between the seeds' word rankings of one text.
+
+Arrays follow :mod:`seedexplain.snr`: one text is ``(n_words, n_seeds)``, a corpus a list of those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from seedexplain.snr import check_text, stack_texts, stacked_snr
+
+OVER = ("texts", "seeds", "both")
+QUANTITIES = ("snr", "signal", "noise")
+CI_METHODS = ("basic", "percentile")
+TEST_METHODS = ("wilcoxon", "permutation")
+ALTERNATIVES = ("two-sided", "greater", "less")
+OVERLAP_MEASURES = ("jaccard", "fraction")
+_CHUNK_ELEMENTS = 2_000_000
+
+Statistic = Callable[..., np.ndarray]
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}")
+
+
+def _check_positive_int(name: str, value: int) -> None:
+    if not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}={value!r} must be an integer >= 1")
+
+
+@dataclass(frozen=True)
+class BootstrapCI:
+    """A bootstrap confidence interval; ``replicates`` holds the ``(n_resamples,)`` bootstrap statistics."""
+
+    estimate: float
+    low: float
+    high: float
+    level: float
+    over: str
+    method: str
+    replicates: np.ndarray
+
+
+def _plug_in(stats: dict[str, np.ndarray], n_seeds: int, quantity: str) -> np.ndarray:
+    """Return the per-text ``quantity`` of the world where seeds are drawn from the observed ``n_seeds`` columns.
+
+    There the seed mean of word ``w`` is ``m_w`` exactly, so the signal is ``S_naive``, and the noise is the
+    population variance of the observed columns, ``N (S - 1) / S``.
+    """
+    noise = stats["noise"] * (n_seeds - 1) / n_seeds
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = stats["signal_naive"] / noise
+    return {"signal": stats["signal_naive"], "noise": noise, "snr": snr}[quantity]
+
+
+def bootstrap_ci(
+    arrays: Sequence[np.ndarray],
+    *,
+    statistic: Statistic = np.median,
+    quantity: str = "snr",
+    over: str = "texts",
+    n_resamples: int = 1000,
+    level: float = 0.95,
+    method: str = "basic",
+    scale: str = "raw",
+    rng: int | np.random.Generator = 0,
+) -> BootstrapCI:
+    """Return a bootstrap CI of ``statistic`` over texts of the per-text ``quantity`` ("snr", "signal", "noise").
+
+    ``statistic(values, axis=...)`` reduces along an axis (``numpy.median``, ``numpy.mean``, ``numpy.nanmedian``
+    ...). ``over`` chooses what is resampled, with replacement:
+
+    - "texts": texts (each keeps its per-text estimate); the target is the statistic over the population of
+      texts of the per-text estimate at this number of seeds;
+    - "seeds": the seed columns, the same draw for every text (a seed is one trained model); the target is the
+      statistic over these texts of the per-text value at infinitely many seeds;
+    - "both": texts, then seeds (hierarchical); the target is the statistic over the population of texts of the
+      value at infinitely many seeds. When seed noise is independent between texts (as in
+      :mod:`seedexplain.synthetic`) this double-counts it and the interval is conservative.
+
+    The interval pivots on the bootstrap world's own true value ``theta_hat`` (the statistic of the per-text
+    estimates for "texts"; of the plug-in values ``S_naive / (N (S-1)/S)`` when seeds are resampled, because
+    duplicated seed columns shrink the variance over seeds by ``(S-1)/S``). With ``q_lo, q_hi`` the bootstrap
+    quantiles at ``(1 -/+ level) / 2`` and ``est`` the estimate: "basic" gives
+    ``[est - (q_hi - theta_hat), est - (q_lo - theta_hat)]`` (it also corrects the bias of a median of noisy
+    per-text values), "percentile" gives ``[q_lo, q_hi] + (est - theta_hat)``. Resampling seeds needs at least 3;
+    a replicate that draws one seed only has zero noise and an infinite SNR.
+    """
+    _check_choice("over", over, OVER)
+    _check_choice("quantity", quantity, QUANTITIES)
+    _check_choice("method", method, CI_METHODS)
+    _check_positive_int("n_resamples", n_resamples)
+    if not 0 < level < 1:
+        raise ValueError(f"level={level!r} must be in (0, 1)")
+    rng = np.random.default_rng(rng)
+    x, lengths = stack_texts(arrays, scale=scale)
+    n_texts, n_seeds = len(lengths), x.shape[1]
+    base = stacked_snr(x, lengths)
+    estimate = float(statistic(base[quantity], axis=0))
+    if over == "texts":
+        replicates = statistic(base[quantity][rng.integers(0, n_texts, (n_resamples, n_texts))], axis=1)
+        centre = estimate
+    else:
+        if n_seeds < 3:
+            raise ValueError(f"over={over!r} resamples seeds and needs at least 3 of them; the texts have {n_seeds}")
+        weights = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=n_resamples)
+        per_text = stacked_snr(x, lengths, seed_weights=weights)[quantity]
+        if over == "both":
+            per_text = np.take_along_axis(per_text, rng.integers(0, n_texts, (n_texts, n_resamples)), axis=0)
+        replicates = statistic(per_text, axis=0)
+        centre = float(statistic(_plug_in(base, n_seeds, quantity), axis=0))
+    q_lo, q_hi = np.quantile(replicates, [(1 - level) / 2, (1 + level) / 2])
+    if method == "basic":
+        low, high = estimate - (q_hi - centre), estimate - (q_lo - centre)
+    else:
+        low, high = q_lo + (estimate - centre), q_hi + (estimate - centre)
+    return BootstrapCI(estimate, float(low), float(high), level, over, method, np.asarray(replicates))
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """A paired test of model A against model B on the same texts, with effect sizes.
+
+    ``statistic``: scipy's Wilcoxon statistic, or the mean difference for the permutation test.
+    ``rank_biserial``: matched-pairs rank-biserial correlation in [-1, 1] (positive: A larger).
+    ``median_log_ratio``: median of ``log(x / y)`` over the ``n_log_ratio`` pairs where both are positive.
+    """
+
+    method: str
+    alternative: str
+    statistic: float
+    p_value: float
+    n_pairs: int
+    median_difference: float
+    rank_biserial: float
+    median_log_ratio: float
+    n_log_ratio: int
+
+
+def _check_pairs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.ndim != 1 or x.shape != y.shape or x.size == 0:
+        raise ValueError(f"x and y must be non-empty 1-D arrays of the same length; got shapes {x.shape}, {y.shape}")
+    for name, v in (("x", x), ("y", y)):
+        if not np.isfinite(v).all():
+            raise ValueError(f"{name} contains {int(np.sum(~np.isfinite(v)))} non-finite values; drop those texts")
+    return x, y
+
+
+def rank_biserial(d: np.ndarray) -> float:
+    """Return the matched-pairs rank-biserial correlation ``(R+ - R-) / (R+ + R-)`` of differences ``d``.
+
+    ``R+`` (``R-``) is the sum of the ranks of ``|d|`` over positive (negative) differences; zeros are dropped.
+    NaN when every difference is zero.
+    """
+    d = np.asarray(d, dtype=float)
+    d = d[d != 0]
+    if d.size == 0:
+        return float("nan")
+    ranks = sps.rankdata(np.abs(d))
+    return float((ranks[d > 0].sum() - ranks[d < 0].sum()) / ranks.sum())
+
+
+def paired_comparison(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    method: str = "wilcoxon",
+    alternative: str = "two-sided",
+    n_permutations: int = 9999,
+    rng: int | np.random.Generator = 0,
+) -> PairedComparison:
+    """Return a paired test of ``x`` against ``y`` (``(n_texts,)``, e.g. per-text SNR of two models) with effects.
+
+    The null hypothesis is that the differences ``d = x - y`` are symmetric around zero. ``method``:
+    "wilcoxon" (scipy's signed-rank test, zeros dropped) or "permutation" (sign-flip test of the mean difference
+    with ``n_permutations`` random sign vectors; ``p = (1 + #{T* at least as extreme}) / (1 + n_permutations)``).
+    ``alternative``: "two-sided", "greater" (``x`` larger) or "less".
+    """
+    _check_choice("method", method, TEST_METHODS)
+    _check_choice("alternative", alternative, ALTERNATIVES)
+    _check_positive_int("n_permutations", n_permutations)
+    x, y = _check_pairs(x, y)
+    d = x - y
+    if method == "wilcoxon":
+        if np.all(d == 0):
+            statistic, p_value = 0.0, 1.0
+        else:
+            result = sps.wilcoxon(d, zero_method="wilcox", alternative=alternative)
+            statistic, p_value = float(result.statistic), float(result.pvalue)
+    else:
+        rng = np.random.default_rng(rng)
+        statistic = float(d.mean())
+        signs = rng.integers(0, 2, (n_permutations, d.size)) * 2 - 1
+        null = (signs * d).mean(axis=1)
+        tol = 1e-12 * max(abs(statistic), np.abs(d).max())  # equal sums up to rounding count as ties
+        extreme = {
+            "two-sided": np.abs(null) >= abs(statistic) - tol,
+            "greater": null >= statistic - tol,
+            "less": null <= statistic + tol,
+        }[alternative]
+        p_value = float((1 + extreme.sum()) / (1 + n_permutations))
+    positive = (x > 0) & (y > 0)
+    log_ratio = np.log(x[positive] / y[positive])
+    return PairedComparison(
+        method=method,
+        alternative=alternative,
+        statistic=statistic,
+        p_value=p_value,
+        n_pairs=int(d.size),
+        median_difference=float(np.median(d)),
+        rank_biserial=rank_biserial(d),
+        median_log_ratio=float(np.median(log_ratio)) if log_ratio.size else float("nan"),
+        n_log_ratio=int(log_ratio.size),
+    )
+
+
+def _mean_over_seed_pairs(matrix: np.ndarray) -> np.ndarray:
+    """Return the mean of the strict upper triangle of ``(n_texts, n_seeds, n_seeds)`` matrices, ``(n_texts,)``."""
+    upper = np.triu_indices(matrix.shape[-1], 1)
+    return matrix[:, upper[0], upper[1]].mean(axis=1)
+
+
+def _spearman(batch: np.ndarray) -> np.ndarray:
+    """Return the mean pairwise Spearman correlation for a ``(n_texts, n_words, n_seeds)`` batch."""
+    ranks = sps.rankdata(batch, axis=1)
+    ranks -= ranks.mean(axis=1, keepdims=True)
+    cov = np.matmul(ranks.transpose(0, 2, 1), ranks)
+    sd = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _mean_over_seed_pairs(cov / (sd[:, :, None] * sd[:, None, :]))
+
+
+def _kendall(batch: np.ndarray) -> np.ndarray:
+    """Return the mean pairwise Kendall tau-b for a ``(n_texts, n_words, n_seeds)`` batch."""
+    n_texts, n_words, n_seeds = batch.shape
+    signs = np.sign(batch[:, :, None, :] - batch[:, None, :, :]).reshape(n_texts, n_words * n_words, n_seeds)
+    concordance = np.matmul(signs.transpose(0, 2, 1), signs)  # 2 x (concordant - discordant) pairs
+    untied = np.abs(signs).sum(axis=1)  # 2 x pairs not tied within each seed
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _mean_over_seed_pairs(concordance / np.sqrt(untied[:, :, None] * untied[:, None, :]))
+
+
+def _top_k(batch: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the mean pairwise top-k Jaccard index and overlap fraction for a ``(n_texts, n_words, n_seeds)`` batch."""
+    k = min(k, batch.shape[1])
+    top = np.argsort(-np.abs(batch), axis=1, kind="stable")[:, :k, :]
+    member = np.zeros(batch.shape)
+    np.put_along_axis(member, top, 1.0, axis=1)
+    shared = np.matmul(member.transpose(0, 2, 1), member)
+    return _mean_over_seed_pairs(shared / (2 * k - shared)), _mean_over_seed_pairs(shared / k)
+
+
+def seed_spearman(a: np.ndarray) -> float:
+    """Return the mean over seed pairs of the Spearman correlation of ``a``'s ``(n_words, n_seeds)`` columns.
+
+    Ranks use average ties; a pair involving a constant column is undefined and makes the mean NaN.
+    """
+    return float(_spearman(check_text(a)[None])[0])
+
+
+def seed_kendall(a: np.ndarray) -> float:
+    """Return the mean over seed pairs of the Kendall tau-b of ``a``'s ``(n_words, n_seeds)`` columns.
+
+    tau-b = (concordant - discordant) / sqrt(untied pairs in column s x untied pairs in column u); NaN for a pair
+    involving a constant column.
+    """
+    return float(_kendall(check_text(a)[None])[0])
+
+
+def seed_top_k_overlap(a: np.ndarray, k: int, *, measure: str = "jaccard") -> float:
+    """Return the mean over seed pairs of the overlap of the ``k`` words with the largest ``|a|`` per seed.
+
+    ``a``: ``(n_words, n_seeds)``. ``measure``: "jaccard" ``|A ∩ B| / |A ∪ B|`` or "fraction" ``|A ∩ B| / k``.
+    Ties in ``|a|`` go to the earlier word; ``k`` larger than ``n_words`` is clipped to it (overlap 1).
+    """
+    _check_choice("measure", measure, OVERLAP_MEASURES)
+    _check_positive_int("k", k)
+    jaccard, fraction = _top_k(check_text(a)[None], k)
+    return float((jaccard if measure == "jaccard" else fraction)[0])
+
+
+def texts_agreement(arrays: Sequence[np.ndarray], *, k: int = 3) -> pd.DataFrame:
+    """Return one row per text with the seed agreement ``spearman, kendall, top_k_jaccard, top_k_fraction``.
+
+    Each value is the per-text function above (:func:`seed_spearman` ...), plus ``n_words``. Texts are processed
+    in batches of equal length, vectorised.
+    """
+    _check_positive_int("k", k)
+    x, lengths = stack_texts(arrays)
+    starts = np.cumsum(lengths) - lengths
+    out = np.empty((len(lengths), 4))
+    for n_words in np.unique(lengths):
+        ids = np.flatnonzero(lengths == n_words)
+        per_batch = max(1, _CHUNK_ELEMENTS // (n_words * n_words * x.shape[1]))
+        for lo in range(0, ids.size, per_batch):
+            chunk = ids[lo : lo + per_batch]
+            batch = x[starts[chunk][:, None] + np.arange(n_words)]
+            out[chunk] = np.column_stack([_spearman(batch), _kendall(batch), *_top_k(batch, k)])
+    frame = pd.DataFrame(out, columns=["spearman", "kendall", "top_k_jaccard", "top_k_fraction"])
+    frame["n_words"] = lengths
+    frame.index.name = "text"
+    return frame
