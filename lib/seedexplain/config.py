@@ -87,7 +87,9 @@ class Config:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be > 0")
         if not 8 <= self.max_length <= MODEL_MAX_LENGTH:
-            raise ValueError(f"max_length={self.max_length!r} must be between 8 and {MODEL_MAX_LENGTH} (the model's limit)")
+            raise ValueError(
+                f"max_length={self.max_length!r} must be between 8 and {MODEL_MAX_LENGTH} (the model's limit)"
+            )
         if not self.artifacts:
             raise ValueError("artifacts='' must be a folder path")
 

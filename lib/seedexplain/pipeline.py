@@ -28,7 +28,7 @@ from seedexplain import __version__
 from seedexplain.artifacts import cached, read_meta, write_json
 from seedexplain.config import Config, params_key
 from seedexplain.data import Dataset, load_dataset
-from seedexplain.linear import LinearTextModel, train_linear
+from seedexplain.linear import train_linear
 from seedexplain.models import load_tokenizer, load_transformer
 from seedexplain.train import accuracy, fine_tune, resolve_device, seed_everything, transformer_logit_diff
 
@@ -197,11 +197,12 @@ class Results:
 
         split_data = dataset(self.config).split(split)
         per_seed = [_load_scores(explain_seed(self.config, family, s, split, method)) for s in self.config.seeds]
-        hidden = [_load_scores(explain_seed(self.config, "transformer", s, split, method)) for s in self.config.seeds[:1]]
+        # Truncation depends on the tokenizer only, so one transformer seed tells which words it hid.
+        hidden = _load_scores(explain_seed(self.config, "transformer", self.config.seed, split, method))
         out = []
         for i, text in enumerate(split_data.texts):
             a = np.stack([scores[i] for scores in per_seed], axis=1)
-            keep = ~np.isnan(a).any(axis=1) & ~np.isnan(hidden[0][i])
+            keep = ~np.isnan(a).any(axis=1) & ~np.isnan(hidden[i])
             words = tuple(w.text for w, k in zip(segment(text), keep) if k)
             out.append(TextExplanations(text, int(split_data.labels[i]), words, a[keep]))
         return out

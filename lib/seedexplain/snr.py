@@ -19,8 +19,8 @@ of the words of one text (:func:`corpus_snr`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd

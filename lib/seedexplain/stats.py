@@ -12,8 +12,8 @@ Arrays follow :mod:`seedexplain.snr`: one text is ``(n_words, n_seeds)``, a corp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -52,7 +52,7 @@ class BootstrapCI:
     level: float
     over: str
     method: str
-    replicates: np.ndarray
+    replicates: np.ndarray = field(repr=False)
 
 
 def _plug_in(stats: dict[str, np.ndarray], n_seeds: int, quantity: str) -> np.ndarray:

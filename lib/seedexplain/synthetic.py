@@ -1,0 +1,266 @@
+"""Synthetic explanations with a planted truth: the oracle for every estimator, and the experiments that use it.
+
+The model, for text ``t``, word ``w`` and seed ``s``::
+
+    a[t, w, s] = c[t, s] * (mu[t, w] + sqrt(noise_var) * eps[t, w, s]),   mu ~ N(0, signal_var)
+
+with ``eps`` of unit variance (normal, or Student t with 3 degrees of freedom divided by sqrt(3)) and a per
+(text, seed) scale ``c = exp(scale_jitter * z)``, ``z ~ N(0, 1)`` (``c = 1`` when ``scale_jitter = 0``). The truth of
+text ``t`` is what infinitely many seeds would give without scale jitter: signal = the realised variance over its
+words of ``mu`` (ddof = 1), noise = ``noise_var``, SNR = their ratio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from seedexplain.snr import SCALES, stacked_snr, texts_snr
+from seedexplain.stats import OVER, bootstrap_ci
+
+TAILS = ("normal", "t3")
+
+
+@dataclass(frozen=True)
+class PlantedCorpus:
+    """Synthetic explanations and their truth.
+
+    ``arrays``: ``n_texts`` arrays ``(n_words_t, n_seeds)``. ``truth``: one row per text with ``n_words, signal,
+    noise, snr``. ``words``: the words of each text when asked for (word types ``w0, w1, ...``, first word of each
+    text capitalised), else None. ``type_effects``: the planted ``mu`` of each (lower-cased) word type, else None.
+    """
+
+    arrays: list[np.ndarray]
+    truth: pd.DataFrame
+    words: list[list[str]] | None
+    type_effects: pd.Series | None
+
+
+def _draw_lengths(n_texts: int, n_words: int | range, rng: np.random.Generator) -> np.ndarray:
+    if not isinstance(n_texts, (int, np.integer)) or n_texts < 1:
+        raise ValueError(f"n_texts={n_texts!r} must be an integer >= 1")
+    if isinstance(n_words, range):
+        if len(n_words) == 0 or min(n_words) < 1:
+            raise ValueError(f"n_words={n_words!r} must be a non-empty range of positive lengths")
+        return rng.choice(np.array(n_words), n_texts)
+    if isinstance(n_words, (int, np.integer)) and n_words >= 1:
+        return np.full(n_texts, int(n_words))
+    raise ValueError(f"n_words={n_words!r} must be a positive integer or a range of them")
+
+
+def _noise(shape: tuple[int, int], tails: str, rng: np.random.Generator) -> np.ndarray:
+    if tails == "normal":
+        return rng.standard_normal(shape)
+    if tails == "t3":
+        return rng.standard_t(3, shape) / np.sqrt(3.0)  # t with 3 dof has variance 3
+    raise ValueError(f"tails={tails!r} is not one of {', '.join(map(repr, TAILS))}")
+
+
+def _check_params(n_seeds: int, signal_var: float, noise_var: float, scale_jitter: float) -> None:
+    if not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
+        raise ValueError(f"n_seeds={n_seeds!r} must be an integer >= 1")
+    for name, value in (("signal_var", signal_var), ("noise_var", noise_var), ("scale_jitter", scale_jitter)):
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"{name}={value!r} must be a finite number >= 0")
+
+
+def _truth(mu: np.ndarray, lengths: np.ndarray, noise_var: float) -> pd.DataFrame:
+    stats = stacked_snr(np.column_stack([mu, mu]), lengths)  # the two equal columns give var_w(mu), noise 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = stats["signal"] / noise_var
+    truth = pd.DataFrame({"n_words": lengths, "signal": stats["signal"], "noise": float(noise_var), "snr": snr})
+    truth.index.name = "text"
+    return truth
+
+
+def planted_explanations(
+    n_texts: int,
+    n_words: int | range,
+    n_seeds: int,
+    signal_var: float,
+    noise_var: float,
+    *,
+    rng: int | np.random.Generator,
+    scale_jitter: float = 0.0,
+    tails: str = "normal",
+    words: bool = False,
+    n_types: int = 200,
+) -> PlantedCorpus:
+    """Return synthetic explanations of ``n_texts`` texts by ``n_seeds`` seeds with a planted truth.
+
+    ``n_words``: the length of every text, or a ``range`` to draw each length from uniformly. With ``words``, the
+    words are drawn from ``n_types`` types with Zipf frequencies (``p_k`` proportional to ``1/(k+1)``) and
+    ``mu`` is a property of the type (same value at every occurrence), so definition C has a known truth too.
+    See the module docstring for the model.
+    """
+    _check_params(n_seeds, signal_var, noise_var, scale_jitter)
+    rng = np.random.default_rng(rng)
+    lengths = _draw_lengths(n_texts, n_words, rng)
+    total = int(lengths.sum())
+    type_effects, word_lists = None, None
+    if words:
+        if not isinstance(n_types, (int, np.integer)) or n_types < 1:
+            raise ValueError(f"n_types={n_types!r} must be an integer >= 1")
+        type_effects = pd.Series(rng.normal(0.0, np.sqrt(signal_var), n_types), index=[f"w{k}" for k in range(n_types)])
+        frequency = 1.0 / np.arange(1, n_types + 1)
+        ids = rng.choice(n_types, total, p=frequency / frequency.sum())
+        mu = type_effects.to_numpy()[ids]
+        tokens = type_effects.index.to_numpy()[ids].astype(object)
+        starts = np.cumsum(lengths) - lengths
+        tokens[starts] = [t.capitalize() for t in tokens[starts]]  # exercises the lower-casing of definition C
+        word_lists = [list(t) for t in np.split(tokens, starts[1:])]
+    else:
+        mu = rng.normal(0.0, np.sqrt(signal_var), total)
+    a = mu[:, None] + np.sqrt(noise_var) * _noise((total, n_seeds), tails, rng)
+    if scale_jitter > 0:
+        a *= np.repeat(np.exp(scale_jitter * rng.standard_normal((n_texts, n_seeds))), lengths, axis=0)
+    arrays = np.split(a, np.cumsum(lengths)[:-1])
+    return PlantedCorpus(arrays, _truth(mu, lengths, noise_var), word_lists, type_effects)
+
+
+def paired_models(
+    n_texts: int,
+    n_words: int | range,
+    n_seeds: int,
+    signal_var: float,
+    noise_var: float,
+    *,
+    rng: int | np.random.Generator,
+    noise_ratio: float = 1.0,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Return explanations of the same texts by two models, A and B, each a list of ``(n_words_t, n_seeds)``.
+
+    Both share the texts' ``mu`` (the pairing); their seed noises are independent, of variance ``noise_var`` for
+    A and ``noise_ratio * noise_var`` for B. ``noise_ratio = 1`` is the null: A and B have the same per-text SNR
+    distribution and every difference is symmetric around zero.
+    """
+    _check_params(n_seeds, signal_var, noise_var, 0.0)
+    if not (np.isfinite(noise_ratio) and noise_ratio >= 0):
+        raise ValueError(f"noise_ratio={noise_ratio!r} must be a finite number >= 0")
+    rng = np.random.default_rng(rng)
+    lengths = _draw_lengths(n_texts, n_words, rng)
+    mu = rng.normal(0.0, np.sqrt(signal_var), int(lengths.sum()))[:, None]
+    split = np.cumsum(lengths)[:-1]
+    models = []
+    for var in (noise_var, noise_ratio * noise_var):
+        models.append(np.split(mu + np.sqrt(var) * rng.standard_normal((mu.size, n_seeds)), split))
+    return models[0], models[1]
+
+
+def recovery_table(
+    n_texts: int,
+    n_words: int | range,
+    n_seeds_grid: Sequence[int],
+    signal_var: float,
+    noise_var: float,
+    *,
+    rng: int | np.random.Generator,
+    tails: str = "normal",
+) -> pd.DataFrame:
+    """Return per-text estimates next to the truth for each number of seeds in ``n_seeds_grid``.
+
+    One corpus is drawn with ``max(n_seeds_grid)`` seeds; ``S`` seeds are its first ``S`` columns. Columns:
+    ``n_seeds, text, n_words, true_signal, true_noise, true_snr, signal, signal_naive, noise, snr, snr_naive``.
+    """
+    if len(n_seeds_grid) == 0 or min(n_seeds_grid) < 2:
+        raise ValueError(f"n_seeds_grid={list(n_seeds_grid)!r} must be non-empty with values >= 2")
+    corpus = planted_explanations(n_texts, n_words, max(n_seeds_grid), signal_var, noise_var, rng=rng, tails=tails)
+    truth = corpus.truth.drop(columns="n_words").add_prefix("true_")
+    frames = []
+    for s in n_seeds_grid:
+        estimates = texts_snr([a[:, :s] for a in corpus.arrays])
+        frames.append(pd.concat([truth, estimates], axis=1).reset_index().assign(n_seeds=s))
+    return pd.concat(frames, ignore_index=True)
+
+
+def bias_by_n_seeds(recovery: pd.DataFrame) -> pd.DataFrame:
+    """Return the relative bias of the naive and corrected signal per number of seeds, from :func:`recovery_table`.
+
+    ``bias_naive = mean(signal_naive) / mean(true_signal) - 1`` (and ``bias_corrected`` alike), with the expected
+    naive bias ``mean(true_noise) / (S mean(true_signal))``; indexed by ``n_seeds``.
+    """
+    grouped = recovery.groupby("n_seeds")
+    true_signal = grouped.true_signal.mean()
+    return pd.DataFrame(
+        {
+            "bias_naive": grouped.signal_naive.mean() / true_signal - 1,
+            "bias_corrected": grouped.signal.mean() / true_signal - 1,
+            "expected_naive": grouped.true_noise.mean() / (true_signal * true_signal.index),
+        }
+    )
+
+
+def coverage_experiment(
+    *,
+    n_reps: int,
+    n_texts: int,
+    n_words: int | range,
+    n_seeds: int,
+    signal_var: float,
+    noise_var: float,
+    rng: int | np.random.Generator,
+    over: Sequence[str] = OVER,
+    statistic: Callable[..., np.ndarray] = np.median,
+    level: float = 0.95,
+    method: str = "basic",
+    n_resamples: int = 200,
+    n_population: int = 20_000,
+) -> pd.DataFrame:
+    """Return one row per (repetition, scheme) saying whether the bootstrap CI covered its target.
+
+    Each repetition draws a corpus and computes :func:`seedexplain.stats.bootstrap_ci` of ``statistic`` of the
+    per-text SNR for each scheme in ``over``. Targets (see ``bootstrap_ci``): "texts", the statistic of the
+    per-text estimate at ``n_seeds`` seeds over ``n_population`` fresh texts; "seeds", the statistic of the true
+    SNR of the drawn texts; "both", the statistic of the true SNR over the ``n_population`` texts. Columns:
+    ``rep, over, estimate, low, high, target, covered``.
+    """
+    rng = np.random.default_rng(rng)
+    population = planted_explanations(n_population, n_words, n_seeds, signal_var, noise_var, rng=rng)
+    population_target = {
+        "texts": float(statistic(texts_snr(population.arrays).snr.to_numpy(), axis=0)),
+        "both": float(statistic(population.truth.snr.to_numpy(), axis=0)),
+    }
+    rows = []
+    for rep in range(n_reps):
+        corpus = planted_explanations(n_texts, n_words, n_seeds, signal_var, noise_var, rng=rng)
+        for scheme in over:
+            ci = bootstrap_ci(
+                corpus.arrays, statistic=statistic, over=scheme, n_resamples=n_resamples, level=level,
+                method=method, rng=rng,
+            )
+            if scheme == "seeds":
+                target = float(statistic(corpus.truth.snr.to_numpy(), axis=0))
+            else:
+                target = population_target[scheme]
+            rows.append((rep, scheme, ci.estimate, ci.low, ci.high, target, ci.low <= target <= ci.high))
+    return pd.DataFrame(rows, columns=["rep", "over", "estimate", "low", "high", "target", "covered"])
+
+
+def scale_jitter_table(
+    jitters: Sequence[float],
+    *,
+    n_texts: int,
+    n_words: int | range,
+    n_seeds: int,
+    signal_var: float,
+    noise_var: float,
+    rng: int | np.random.Generator,
+    scales: Sequence[str] = SCALES,
+) -> pd.DataFrame:
+    """Return the median per-text SNR under each ``scale`` for corpora drawn with each seed-scale jitter.
+
+    One row per (``jitter``, ``scale``) with ``median_snr``, ``median_noise_share`` (median of noise / (signal +
+    noise), scale-free) and ``median_true_snr`` (the planted truth, without jitter).
+    """
+    rng = np.random.default_rng(rng)
+    rows = []
+    for jitter in jitters:
+        corpus = planted_explanations(n_texts, n_words, n_seeds, signal_var, noise_var, rng=rng, scale_jitter=jitter)
+        for scale in scales:
+            est = texts_snr(corpus.arrays, scale=scale)
+            share = est.noise / (est.signal + est.noise)
+            rows.append((jitter, scale, est.snr.median(), share.median(), corpus.truth.snr.median()))
+    return pd.DataFrame(rows, columns=["jitter", "scale", "median_snr", "median_noise_share", "median_true_snr"])

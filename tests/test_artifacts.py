@@ -1,0 +1,59 @@
+"""Artifacts: atomic writes, reuse, and detection of partial, corrupt or stale folders."""
+
+import json
+
+import pytest
+
+from seedexplain.artifacts import artifact_path, cached, read_meta
+
+PARAMS = {"stage": "demo", "n": 3}
+
+
+def build_counter(calls):
+    def build(folder):
+        calls.append(folder)
+        (folder / "values.txt").write_text("1 2 3")
+        return {"n": 3}
+    return build
+
+
+def test_built_once_then_reused(tmp_path):
+    calls = []
+    first = cached(tmp_path, "demo", PARAMS, build_counter(calls))
+    second = cached(tmp_path, "demo", PARAMS, build_counter(calls))
+    assert first == second == artifact_path(tmp_path, "demo", PARAMS)
+    assert len(calls) == 1
+    assert read_meta(first)["report"] == {"n": 3}
+    assert cached(tmp_path, "demo", PARAMS, build_counter(calls), force=True) == first and len(calls) == 2
+
+
+def test_failed_build_leaves_nothing(tmp_path):
+    def broken(folder):
+        (folder / "half.txt").write_text("half")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        cached(tmp_path, "demo", PARAMS, broken)
+    assert list((tmp_path / "demo").iterdir()) == []
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete_meta", "version", "delete_file"])
+def test_damaged_artifact_is_rebuilt(tmp_path, damage):
+    calls = []
+    folder = cached(tmp_path, "demo", PARAMS, build_counter(calls))
+    if damage == "truncate":
+        (folder / "values.txt").write_text("1 2")
+    elif damage == "delete_meta":
+        (folder / "meta.json").unlink()
+    elif damage == "version":
+        meta = json.loads((folder / "meta.json").read_text())
+        (folder / "meta.json").write_text(json.dumps({**meta, "version": "0.0.0"}))
+    else:
+        (folder / "values.txt").unlink()
+    assert read_meta(folder) is None
+    cached(tmp_path, "demo", PARAMS, build_counter(calls))
+    assert len(calls) == 2 and (folder / "values.txt").read_text() == "1 2 3"
+
+
+def test_other_parameters_other_folder(tmp_path):
+    assert artifact_path(tmp_path, "demo", PARAMS) != artifact_path(tmp_path, "demo", {**PARAMS, "n": 4})

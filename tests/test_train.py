@@ -1,0 +1,56 @@
+"""Seeded fine-tuning: the seed fixes the weights; different seeds give different models."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from seedexplain.models import load_transformer
+from seedexplain.train import bucketed_batches, fine_tune, resolve_device
+
+TEXTS = ["a great film", "the man travels to the city", "I loved it !", "she meets a detective", "awful and dull",
+         "his family in 1975"] * 4
+LABELS = np.array([1, 0, 1, 0, 1, 0] * 4)
+
+
+def train_tiny(seed: int) -> dict[str, torch.Tensor]:
+    model, tokenizer = load_transformer("tiny-bert", seed=seed)
+    fine_tune(model, tokenizer, TEXTS, LABELS, seed=seed, epochs=1, batch_size=4, learning_rate=1e-3,
+              max_length=32, device=torch.device("cpu"), progress=False)
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_same_seed_same_weights_other_seed_other_weights():
+    a, b, c = train_tiny(0), train_tiny(0), train_tiny(1)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["classifier.weight"], c["classifier.weight"])
+
+
+def test_pretrained_encoder_is_shared_and_head_comes_from_the_seed():
+    a, _ = load_transformer("minilm", seed=0)
+    b, _ = load_transformer("minilm", seed=1)
+    assert torch.equal(a.bert.embeddings.word_embeddings.weight, b.bert.embeddings.word_embeddings.weight)
+    assert not torch.equal(a.classifier.weight, b.classifier.weight)
+
+
+def test_training_is_bit_identical_across_processes():
+    code = ("import hashlib, torch, tests.test_train as t; w = t.train_tiny(3); "
+            "print(hashlib.sha256(b''.join(w[k].numpy().tobytes() for k in sorted(w))).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+               for _ in range(2)}
+    assert len(digests) == 1
+
+
+def test_bucketed_batches_cover_every_index_once():
+    lengths = list(np.random.default_rng(0).integers(3, 50, size=103))
+    batches = bucketed_batches(lengths, 8, np.random.default_rng(1))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(103))
+    assert bucketed_batches(lengths, 8, np.random.default_rng(1))[0].tolist() == batches[0].tolist()
+
+
+def test_device_validation():
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    with pytest.raises(ValueError, match="device='tpu' is not one of"):
+        resolve_device("tpu")
