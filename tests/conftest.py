@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -12,6 +15,26 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import pytest  # noqa: E402
 
 from seedexplain.config import Config, make_config  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ["Makefile", "_config.yml", "_toc.yml", "references.bib", "requirements.txt",
+                 "requirements-data.txt", "pyproject.toml"]
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """Return a copy of the project where `make book PROFILE=quick` has run (shared by the book tests)."""
+    work = tmp_path_factory.mktemp("project")
+    for name in PROJECT_FILES:
+        shutil.copy2(ROOT / name, work / name)
+    for folder in ("book", "notebooks", "lib"):
+        shutil.copytree(ROOT / folder, work / folder, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"),
+                        copy_function=shutil.copy2)
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    result = subprocess.run(["make", "book", "PROFILE=quick", f"VENV={ROOT / '.venv'}",
+                             f"ARTIFACTS={work / 'artifacts'}"], cwd=work, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return work
 
 
 @pytest.fixture

@@ -157,37 +157,43 @@ def stacked_snr(
 
     ``x`` is ``(n_words_total, n_seeds)`` and ``lengths`` ``(n_texts,)``, as from :func:`stack_texts`. Without
     ``seed_weights`` each value has shape ``(n_texts,)``. With ``seed_weights`` of shape ``(n_resamples, n_seeds)``
-    (non-negative integer counts, the same total ``S`` in every row) each value is ``(n_texts, n_resamples)``: row
-    ``r`` uses seed ``s`` ``seed_weights[r, s]`` times, i.e. 0/1 weights select a subset of seeds and multinomial
-    counts are a bootstrap resample of the seeds. All work is vectorised over texts and resamples.
+    (non-negative counts; 0/1 selects a subset of seeds, multinomial counts are a bootstrap resample) each value is
+    ``(n_texts, n_resamples)`` and row ``r`` uses the weights ``c = seed_weights[r]`` as reliability weights, with
+    ``V1 = sum_s c_s`` and ``V2 = sum_s c_s^2``::
+
+        m_w = sum_s c_s a_ws / V1,   v_w = sum_s c_s (a_ws - m_w)^2 / (V1 - V2 / V1),   S* = S_naive - N V2 / V1^2
+
+    which is definition A for 0/1 weights, and keeps ``v_w`` unbiased and the correction exact (``var(m_w) =
+    v_w V2 / V1^2``) when seeds are duplicated. A row with fewer than 2 seeds of positive weight gives NaN.
+    Vectorised over texts and resamples.
     """
     squeeze = seed_weights is None
     weights = np.ones((1, x.shape[1])) if squeeze else np.asarray(seed_weights, dtype=float)
-    totals = weights.sum(axis=1)
-    if weights.ndim != 2 or weights.shape[1] != x.shape[1] or np.any(totals != totals[0]) or totals[0] < 2:
+    if weights.ndim != 2 or weights.shape[1] != x.shape[1] or not np.all(np.isfinite(weights) & (weights >= 0)):
         raise ValueError(
-            f"seed_weights must have shape (n_resamples, {x.shape[1]}) with equal row sums >= 2; "
-            f"got shape {weights.shape} and row sums {np.unique(totals)[:5]}"
+            f"seed_weights must be a non-negative array of shape (n_resamples, {x.shape[1]}); got {weights.shape}"
         )
-    n_used = totals[0]
+    v1 = weights.sum(axis=1)
+    v2 = (weights**2).sum(axis=1)
     starts = _starts(lengths)
     # Shift by the first seed so that equal columns give an exactly zero variance and sums do not cancel.
     d = x - x[:, :1]
     chunk = max(1, _CHUNK_ELEMENTS // max(1, x.shape[0]))
     parts: dict[str, list[np.ndarray]] = {"signal_naive": [], "noise": []}
-    for lo in range(0, weights.shape[0], chunk):
-        w = weights[lo : lo + chunk].T
-        mean_d = d @ w / n_used
-        v = np.maximum((d**2) @ w - n_used * mean_d**2, 0.0) / (n_used - 1)
-        m = mean_d + x[:, :1]
-        centred = m - np.repeat(np.add.reduceat(m, starts, axis=0) / lengths[:, None], lengths, axis=0)
-        ss = np.add.reduceat(centred**2, starts, axis=0)
-        parts["signal_naive"].append(_safe_divide(ss, (lengths - 1)[:, None]))
-        parts["noise"].append(np.add.reduceat(v, starts, axis=0) / lengths[:, None])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for lo in range(0, weights.shape[0], chunk):
+            w, s1, s2 = weights[lo : lo + chunk].T, v1[lo : lo + chunk], v2[lo : lo + chunk]
+            mean_d = d @ w / s1
+            v = np.maximum((d**2) @ w - s1 * mean_d**2, 0.0) / (s1 - s2 / s1)
+            m = mean_d + x[:, :1]
+            centred = m - np.repeat(np.add.reduceat(m, starts, axis=0) / lengths[:, None], lengths, axis=0)
+            ss = np.add.reduceat(centred**2, starts, axis=0)
+            parts["signal_naive"].append(ss / (lengths - 1)[:, None])
+            parts["noise"].append(np.add.reduceat(v, starts, axis=0) / lengths[:, None])
     signal_naive = np.concatenate(parts["signal_naive"], axis=1)
     noise = np.concatenate(parts["noise"], axis=1)
     signal_naive[lengths < 2] = np.nan  # one word: no variance over words
-    signal = signal_naive - noise / n_used
+    signal = signal_naive - noise * v2 / v1**2
     out = {
         "signal": signal,
         "signal_naive": signal_naive,

@@ -67,6 +67,14 @@ def _plug_in(stats: dict[str, np.ndarray], n_seeds: int, quantity: str) -> np.nd
     return {"signal": stats["signal_naive"], "noise": noise, "snr": snr}[quantity]
 
 
+def _seed_resamples(n_seeds: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Return ``(n_resamples, n_seeds)`` multinomial seed counts, redrawing rows that use a single seed."""
+    weights = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=n_resamples)
+    while (single := np.flatnonzero(weights.max(axis=1) == n_seeds)).size:
+        weights[single] = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=single.size)
+    return weights
+
+
 def bootstrap_ci(
     arrays: Sequence[np.ndarray],
     *,
@@ -117,12 +125,12 @@ def bootstrap_ci(
     else:
         if n_seeds < 3:
             raise ValueError(f"over={over!r} resamples seeds and needs at least 3 of them; the texts have {n_seeds}")
-        weights = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=n_resamples)
+        weights = _seed_resamples(n_seeds, n_resamples, rng)
         per_text = stacked_snr(x, lengths, seed_weights=weights)[quantity]
         if over == "both":
             per_text = np.take_along_axis(per_text, rng.integers(0, n_texts, (n_texts, n_resamples)), axis=0)
         replicates = statistic(per_text, axis=0)
-        centre = float(statistic(_plug_in(base, n_seeds, quantity), axis=0))
+        centre = estimate
     q_lo, q_hi = np.quantile(replicates, [(1 - level) / 2, (1 + level) / 2])
     if method == "basic":
         low, high = estimate - (q_hi - centre), estimate - (q_lo - centre)

@@ -1,0 +1,50 @@
+"""Attention weights as an explanation baseline: last-layer [CLS] attention and attention rollout.
+
+Both are non-negative and blind to the classifier head, so they cannot say whether a token pushes towards class 1
+or class 0; they are here as the baseline that attribution methods should beat ("LLMs Explain't").
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import PreTrainedModel
+
+from seedexplain.attribution.encoding import Batch
+from seedexplain.attribution.gradient import Explainer, per_text
+
+
+@torch.no_grad()
+def _attentions(model: PreTrainedModel, batch: Batch) -> list[torch.Tensor]:
+    """Return each layer's attention weights averaged over heads, ``(B, L, L)`` per layer (rows: queries)."""
+    outputs = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, output_attentions=True)
+    if not outputs.attentions:
+        raise TypeError("attention methods need a model loaded with attn_implementation='eager'")
+    return [layer.mean(dim=1) for layer in outputs.attentions]
+
+
+def attention_last(model: PreTrainedModel) -> Explainer:
+    """Return the explainer of the last layer's attention from [CLS] to each token (mean over heads), ``(n_tokens,)``."""
+
+    def explain(batch: Batch) -> list[tuple[torch.Tensor, dict]]:
+        return [(scores, {}) for scores in per_text(_attentions(model, batch)[-1][:, 0, :], batch)]
+
+    return explain
+
+
+def attention_rollout(model: PreTrainedModel) -> Explainer:
+    """Return the explainer of attention rollout (Abnar & Zuidema 2020) from [CLS], ``(n_tokens,)`` per text.
+
+    Each layer's head-averaged attention is mixed with the identity for the residual connection,
+    ``Ã = ½A + ½I`` (rows still sum to 1), and the layers are multiplied: the [CLS] row of ``Ã_L ⋯ Ã_1``.
+    Padded keys have zero attention, so padding never enters a real token's row.
+    """
+
+    def explain(batch: Batch) -> list[tuple[torch.Tensor, dict]]:
+        layers = _attentions(model, batch)
+        flow = torch.zeros_like(layers[0][:, 0, :])
+        flow[:, 0] = 1.0
+        for attention in reversed(layers):
+            flow = 0.5 * torch.bmm(flow.unsqueeze(1), attention).squeeze(1) + 0.5 * flow
+        return [(scores, {}) for scores in per_text(flow, batch)]
+
+    return explain

@@ -1,0 +1,207 @@
+"""Conservative LRP for BERT-type encoders, as gradient×input on a locally linearised network.
+
+Ali et al. (2022, "XAI for Transformers: better explanations through conservative propagation") show that
+gradient×input through a transformer is conservative once two non-linearities are treated as constants in the
+backward pass: the attention weights ``softmax(QKᵀ/√d)`` (the AH rule) and the standard deviation of every LayerNorm
+(the LN rule). The elementwise activations (GELU in the feed-forward blocks, tanh in BERT's pooler) are handled
+with the identity rule of AttnLRP (Achtibat et al. 2024): their relevance passes through unchanged, i.e. the
+backward pass sees ``act(x) = x · [act(x)/x]`` with the bracket constant.
+
+With those three constants the network is *linear* in its additive inputs, so by Euler's theorem
+
+    f(x) = Σ_t R_t + R_bias,    R_t = x0[t] · ∂f/∂x0[t],    R_bias = Σ_b b · ∂f/∂b
+
+exactly (up to float32 rounding), where ``x0[t]`` is token ``t``'s input vector to the embedding LayerNorm — the sum
+of its word, position and token-type embeddings — and ``b`` runs over every bias that is added on the way: the
+biases of all ``nn.Linear`` layers and the β of all LayerNorms. Query and key biases get no relevance (they only
+reach the constant attention weights). The token relevance ``R_t`` is what this module reports; ``R_bias`` and the
+share of the special tokens are returned alongside so the identity can be checked.
+
+The forward values are untouched: each modified module returns its original output plus a term that is exactly
+zero but carries the modified gradient (``y.detach() + (z − z.detach())``), and the attention function reproduces
+the eager operations in the same order. The modifications live only inside :func:`conservative_lrp`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import AttentionInterface, PreTrainedModel
+from transformers.activations import ACT2CLS
+from transformers.masking_utils import AttentionMaskInterface, eager_mask
+
+from seedexplain.attribution.encoding import Batch, logit_difference
+from seedexplain.attribution.gradient import Explainer
+
+LRP_ATTENTION = "seedexplain_lrp"
+"""Name under which the constant-softmax attention is registered in transformers' AttentionInterface."""
+
+_ACTIVATIONS = tuple({entry[0] if isinstance(entry, tuple) else entry for entry in ACT2CLS.values()} | {nn.Tanh})
+
+
+def constant_softmax_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                               attention_mask: torch.Tensor | None, scaling: float | None = None,
+                               dropout: float = 0.0, **kwargs: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(output (B, L, heads, d), weights (B, heads, L, L))`` of scaled dot-product attention.
+
+    Same operations, in the same order, as transformers' eager attention (so the output is bit-identical), except
+    that the softmax weights are detached: the backward pass treats them as constants (AH rule).
+    """
+    if module.training and dropout > 0:
+        raise RuntimeError("conservative LRP is defined for a model in eval mode (no attention dropout)")
+    scaling = query.size(-1) ** -0.5 if scaling is None else scaling
+    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if attention_mask is not None:
+        scores = scores + attention_mask
+    weights = nn.functional.softmax(scores, dim=-1).detach()
+    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
+
+
+AttentionInterface.register(LRP_ATTENTION, constant_softmax_attention)
+# Custom attention names get no padding mask unless a mask function is registered under the same name.
+AttentionMaskInterface.register(LRP_ATTENTION, eager_mask)
+
+
+def _same_value(value: torch.Tensor, linear: torch.Tensor) -> torch.Tensor:
+    """Return a tensor equal to ``value`` whose gradient is that of ``linear`` (``linear − linear`` is exactly 0)."""
+    return value.detach() + (linear - linear.detach())
+
+
+class ConstantStdLayerNorm(nn.Module):
+    """A LayerNorm whose standard deviation is a constant in the backward pass (LN rule); same forward values."""
+
+    def __init__(self, norm: nn.LayerNorm) -> None:
+        super().__init__()
+        self.norm = norm
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dims = tuple(range(-len(self.norm.normalized_shape), 0))
+        std = torch.sqrt(x.var(dim=dims, unbiased=False, keepdim=True) + self.norm.eps).detach()
+        linear = (x - x.mean(dim=dims, keepdim=True)) / std
+        if self.norm.weight is not None:
+            linear = linear * self.norm.weight
+        if self.norm.bias is not None:
+            linear = linear + self.norm.bias
+        return _same_value(self.norm(x), linear)
+
+
+class IdentityRule(nn.Module):
+    """An elementwise activation whose relevance passes through unchanged (AttnLRP identity rule)."""
+
+    def __init__(self, activation: nn.Module) -> None:
+        super().__init__()
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.activation(x)
+        ratio = torch.where(x == 0, torch.zeros_like(x), y / x).detach()
+        return _same_value(y, x * ratio)
+
+
+def _replacement(module: nn.Module) -> nn.Module | None:
+    if isinstance(module, nn.LayerNorm):
+        return ConstantStdLayerNorm(module)
+    if isinstance(module, _ACTIVATIONS):
+        return IdentityRule(module)
+    return None
+
+
+@contextmanager
+def conservative_lrp(model: PreTrainedModel) -> Iterator[PreTrainedModel]:
+    """Within the block, ``model``'s gradients follow the conservative LRP rules; its outputs do not change.
+
+    Swaps every ``nn.LayerNorm`` and activation module for a wrapper and selects the constant-softmax attention
+    through ``model.config._attn_implementation``; everything is restored on exit, even after an error.
+    """
+    swapped = []
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            replacement = _replacement(child)
+            if replacement is not None:
+                setattr(parent, name, replacement)
+                swapped.append((parent, name, child))
+    attention = model.config._attn_implementation
+    model.config._attn_implementation = LRP_ATTENTION
+    try:
+        yield model
+    finally:
+        model.config._attn_implementation = attention
+        for parent, name, child in swapped:
+            setattr(parent, name, child)
+
+
+def _embedding_norm(model: PreTrainedModel) -> nn.Module:
+    embeddings = getattr(model.base_model, "embeddings", None)
+    norm = getattr(embeddings, "LayerNorm", None)
+    if norm is None:
+        raise TypeError(f"method='lrp' supports BERT-type encoders (embeddings.LayerNorm); got {type(model).__name__}")
+    return norm
+
+
+def relevance_decomposition(model: PreTrainedModel, input_ids: torch.Tensor,
+                            attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Return the conservative-LRP decomposition of ``f`` for a batch; call inside :func:`conservative_lrp`.
+
+    Keys: ``"tokens"`` ``(B, L)`` relevance of each token's input vector x0 (word + position + type embeddings),
+    ``"position_type"`` ``(B, L)`` the part of it due to position and type embeddings, ``"bias"`` ``(B,)`` the
+    relevance of all biases, ``"f"`` ``(B,)`` the explained logit difference. ``tokens.sum(1) + bias ≈ f``.
+    """
+    captured: list[torch.Tensor] = []
+    biased: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def capture_input(module: nn.Module, args: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        x0 = args[0].detach().requires_grad_()  # cut the graph here: weights need no gradient
+        captured.append(x0)
+        return (x0, *args[1:])
+
+    def capture_bias(module: nn.Module, args: object, output: torch.Tensor) -> None:
+        bias = module.bias if isinstance(module, nn.Linear) else module.norm.bias
+        if bias is not None and output.requires_grad:
+            biased.append((output, bias.detach()))
+
+    hooks = [_embedding_norm(model).register_forward_pre_hook(capture_input)]
+    hooks += [m.register_forward_hook(capture_bias) for m in model.modules()
+              if isinstance(m, (nn.Linear, ConstantStdLayerNorm))]
+    try:
+        f = logit_difference(model, input_ids, attention_mask)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    x0 = captured[0]
+    gradients = torch.autograd.grad(f.sum(), [x0, *(out for out, _ in biased)], allow_unused=True)
+    bias = torch.zeros_like(f)
+    for (out, b), grad in zip(biased, gradients[1:]):
+        if grad is not None:
+            bias = bias + (grad * b).reshape(len(f), -1, b.numel()).sum(dim=(1, 2))
+    with torch.no_grad():
+        word = model.get_input_embeddings()(input_ids)
+    return {"tokens": (x0 * gradients[0]).sum(-1), "position_type": ((x0 - word) * gradients[0]).sum(-1),
+            "bias": bias, "f": f.detach()}
+
+
+def lrp(model: PreTrainedModel) -> Explainer:
+    """Return the explainer of conservative-LRP token relevances (signed), one array ``(n_tokens,)`` per text.
+
+    Extras per text: ``logit_diff`` (f), ``relevance_bias`` (R_bias), ``relevance_special`` (relevance of the
+    tokens that belong to no word: [CLS], [SEP]) and ``relevance_position_type``; Σ words + special + bias = f.
+    """
+    _embedding_norm(model)
+
+    def explain(batch: Batch) -> list[tuple[np.ndarray, dict]]:
+        with conservative_lrp(model):
+            parts = relevance_decomposition(model, batch.input_ids, batch.attention_mask)
+        parts = {name: value.detach().double().cpu().numpy() for name, value in parts.items()}
+        results = []
+        for row, text in enumerate(batch.texts):
+            tokens = parts["tokens"][row, : text.n_tokens]
+            extras = {"logit_diff": float(parts["f"][row]), "relevance_bias": float(parts["bias"][row]),
+                      "relevance_special": float(tokens[text.token_word < 0].sum()),
+                      "relevance_position_type": float(parts["position_type"][row, : text.n_tokens].sum())}
+            results.append((tokens, extras))
+        return results
+
+    return explain
