@@ -69,13 +69,14 @@ sweep: $(INSTALLED)
 	for s in $(SEEDS); do \
 		mkdir -p _build/sweeps/seed-$$s && \
 		$(BIN)/papermill --kernel python3 --cwd notebooks -p profile $(PROFILE) -p artifacts $(ARTIFACTS) -p seed $$s \
+			-p figures $(CURDIR)/_build/sweeps/seed-$$s/figures \
 			_build/notebook-inputs/snr_short_long.ipynb _build/sweeps/seed-$$s/snr_short_long.ipynb || exit 1; \
 	done
 	@echo "sweep outputs: $(CURDIR)/_build/sweeps/"
 
 # clean: the built book and executed notebooks (cheap to rebuild from the artifact cache).
 clean:
-	rm -rf _build notebooks/*.ipynb
+	rm -rf _build notebooks/*.ipynb book/figures
 
 # distclean: also the artifact cache (trained models, explanations) and the environment.
 distclean: clean

@@ -21,6 +21,7 @@ n_seeds = None  # None: the profile's default
 dataset = "subjectivity"
 method = "grad_x_input"
 artifacts = "../artifacts"
+figures = "../book/figures"  # where the book picks up this notebook's figures
 
 # %%
 import logging
@@ -61,7 +62,7 @@ summary
 
 # %%
 fig = plots.snr_boxplots(table)
-glue("fig_snr_boxplots", fig, display=False)
+plots.save_figure(fig, "snr_boxplots", figures)
 plt.show()
 
 # %% [markdown]
@@ -73,5 +74,5 @@ example = int(table.query("family == 'transformer' and split == 'test_short'").n
 example = int(table.loc[example, "text"])
 fig = plots.word_heatmap(short["linear"][example].words,
                          {family: short[family][example].attributions for family in pipeline.FAMILIES})
-glue("fig_word_heatmap", fig, display=False)
+plots.save_figure(fig, "word_heatmap", figures)
 plt.show()

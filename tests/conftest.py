@@ -31,15 +31,21 @@ def built_book(tmp_path_factory) -> Path:
         shutil.copytree(ROOT / folder, work / folder, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"),
                         copy_function=shutil.copy2)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    result = subprocess.run(["make", "book", "PROFILE=quick", f"VENV={ROOT / '.venv'}",
+    # -o: use the repository's environment as it is (never reinstall it, which would point it at this copy).
+    result = subprocess.run(["make", "-o", str(ROOT / ".venv" / ".installed"), "book", "PROFILE=quick",
+                             f"VENV={ROOT / '.venv'}",
                              f"ARTIFACTS={work / 'artifacts'}"], cwd=work, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return work
 
 
-@pytest.fixture
-def tiny_config(tmp_path) -> Config:
-    """Return a configuration of the synthetic dataset and the tiny BERT, with artifacts under ``tmp_path``."""
+@pytest.fixture(scope="session")
+def tiny_config(tmp_path_factory) -> Config:
+    """Return a configuration of the synthetic dataset and the tiny BERT, with artifacts in a session folder.
+
+    Artifacts are caches keyed by their parameters, so tests that share this configuration share (and reuse)
+    its trained models and explanations.
+    """
     return make_config("quick", dataset="synthetic", transformer="tiny-bert", n_seeds=2, n_train=48,
                        n_test_short=8, n_test_long=4, long_k=3, epochs=2, learning_rate=1e-3,
-                       artifacts=str(tmp_path / "artifacts"))
+                       artifacts=str(tmp_path_factory.mktemp("tiny") / "artifacts"))

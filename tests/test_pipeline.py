@@ -8,7 +8,7 @@ from seedexplain.artifacts import read_meta
 from seedexplain.words import segment
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def results(tiny_config):
     return pipeline.run(tiny_config)
 

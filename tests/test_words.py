@@ -1,4 +1,4 @@
-"""Word segmentation and subword-to-word alignment on hard cases, for WordPiece and SentencePiece tokenizers."""
+"""Word segmentation and alignment of subword tokens to words on hard cases (WordPiece, SentencePiece)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def wordpiece():
 
 @pytest.fixture(scope="module")
 def sentencepiece():
-    """A SentencePiece Unigram tokenizer trained here, offline, on a few sentences (leading "▁" in offsets)."""
+    """Return a SentencePiece Unigram tokenizer (offsets include the "▁" space) trained here, offline."""
     tokenizer = SentencePieceUnigramTokenizer()
     corpus = ["the café is naïve, don't you think?", "well-known facts: 1,000 cats and 3.5 dogs!", HARD] * 20
     tokenizer.train_from_iterator(corpus, vocab_size=80, unk_token="<unk>", special_tokens=["<unk>"],
@@ -37,7 +37,8 @@ def texts(text: str) -> list[str]:
         ('He said "no!?"', ["He", "said", '"', "no", "!", "?", '"']),
         ("don't, l'été; rock’n’roll students'", ["don't", ",", "l'été", ";", "rock’n’roll", "students", "'"]),
         ("Café naïve cafe\u0301 Ærø", ["Café", "naïve", "cafe\u0301", "Ærø"]),
-        ("1,000 cats, 3.5 dogs, 1.5.2 end.Next", ["1,000", "cats", ",", "3.5", "dogs", ",", "1.5.2", "end", ".", "Next"]),
+        ("1,000 cats, 3.5 dogs, 1.5.2 end.Next",
+         ["1,000", "cats", ",", "3.5", "dogs", ",", "1.5.2", "end", ".", "Next"]),
         ("well-known -- x-", ["well-known", "-", "-", "x", "-"]),
         ("ok 👍🏽👨‍👩‍👧 🇫🇷!", ["ok", "👍🏽", "👨‍👩‍👧", "🇫🇷", "!"]),
         ("  a \n\n\tb  c\u200bd\ufeff ", ["a", "b", "c", "d"]),
@@ -60,7 +61,7 @@ def test_segment_rejects_text_without_words(text):
 
 
 def assert_round_trip(text: str, offsets, token_word: np.ndarray, words: list[Word]) -> None:
-    """Every token with visible characters maps to the word whose span contains them; every word gets a token."""
+    """Check: a token with visible characters maps to the word that contains them; every word has a token."""
     for (start, end), index in zip(offsets, token_word):
         visible = text[start:end].strip()
         if not visible:
@@ -79,7 +80,7 @@ def test_wordpiece_alignment_round_trip(wordpiece):
     tokens = wordpiece.convert_ids_to_tokens(encoding["input_ids"])
     assert token_word[0] == token_word[-1] == -1  # [CLS], [SEP]
     assert_round_trip(HARD, encoding["offset_mapping"], token_word, words)
-    # "don ' t" and the accent-stripped "et ##e" each map to one word; the uncased pieces point into the original.
+    # "don ' t" and the accent-stripped "et ##e" each map to one word: uncased pieces point into the original.
     by_word = {words[i].text: [t for t, w in zip(tokens, token_word) if w == i] for i in range(len(words))}
     assert by_word["don't"] == ["don", "'", "t"]
     assert by_word["l'été"] == ["l", "'", "et", "##e"]
@@ -90,7 +91,7 @@ def test_wordpiece_alignment_round_trip(wordpiece):
 def test_sentencepiece_alignment_round_trip(sentencepiece):
     text = "  the  café, don't 1,000 unknownword!"
     encoding = sentencepiece.encode(text)
-    assert any(text[s:e].startswith(" ") and text[s:e].strip() for s, e in encoding.offsets)  # "▁the" has a space
+    assert any(text[s:e].startswith(" ") and text[s:e].strip() for s, e in encoding.offsets)  # "▁the"
     words = segment(text)
     token_word = token_word_index(encoding.offsets, words)
     assert_round_trip(text, encoding.offsets, token_word, words)
@@ -101,13 +102,15 @@ def test_token_across_words_goes_to_largest_overlap(wordpiece):
     assert token_word_index([(0, 0), (0, 3), (1, 3), (2, 5), (3, 4)], words).tolist() == [-1, 0, 0, 1, -1]
     # BERT deletes the zero-width space that separates our words "a" and "b": its token "ab" goes to "a".
     text = "a\u200bb"
-    token_word = token_word_index(wordpiece(text, return_offsets_mapping=True)["offset_mapping"], segment(text))
+    offsets = wordpiece(text, return_offsets_mapping=True)["offset_mapping"]
+    token_word = token_word_index(offsets, segment(text))
     assert token_word.tolist() == [-1, 0, -1]
 
 
 def test_truncated_words_get_nan(wordpiece):
     text = "one two three four five six"
-    encoding = wordpiece(text, return_offsets_mapping=True, truncation=True, max_length=5)  # [CLS] one two three [SEP]
+    # [CLS] one two three [SEP]
+    encoding = wordpiece(text, return_offsets_mapping=True, truncation=True, max_length=5)
     words = segment(text)
     token_word = token_word_index(encoding["offset_mapping"], words)
     scores = aggregate(np.ones(len(token_word)), token_word, len(words))
@@ -135,5 +138,6 @@ def test_aggregate_max_abs_tie_keeps_earlier_token():
 
 
 def test_aggregate_rejects_unknown_rule():
-    with pytest.raises(ValueError, match=r"aggregate='median' is not one of 'sum', 'mean', 'max_abs', 'first'"):
+    message = r"aggregate='median' is not one of 'sum', 'mean', 'max_abs', 'first'"
+    with pytest.raises(ValueError, match=message):
         aggregate(TOKEN_SCORES, TOKEN_WORD, 3, "median")

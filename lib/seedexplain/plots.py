@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -64,6 +66,7 @@ def word_heatmap(words: tuple[str, ...], attributions: Mapping[str, np.ndarray])
         image = axes[0, j].imshow(a.T, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit)
         axes[0, j].set_title(FAMILY_LABELS[family], fontsize=10)
         axes[0, j].set_ylabel("seed")
+        axes[0, j].set_yticks(range(a.shape[1]), [str(i + 1) for i in range(a.shape[1])], fontsize=7)
         axes[0, j].set_xticks([])
         fig.colorbar(image, ax=axes[0, j], fraction=0.03)
         mean, sd = a.mean(axis=1), a.std(axis=1, ddof=1)
@@ -74,3 +77,13 @@ def word_heatmap(words: tuple[str, ...], attributions: Mapping[str, np.ndarray])
         axes[1, j].set_ylabel("mean ± sd over seeds")
     fig.tight_layout()
     return fig
+
+
+def save_figure(fig: Figure, name: str, folder: str) -> Path:
+    """Return the path of ``<folder>/<name>.png`` after writing ``fig`` there atomically (for the book's figures)."""
+    path = Path(folder) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=150, bbox_inches="tight")
+    os.replace(tmp, path)
+    return path

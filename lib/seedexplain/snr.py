@@ -176,20 +176,26 @@ def stacked_snr(
     v1 = weights.sum(axis=1)
     v2 = (weights**2).sum(axis=1)
     starts = _starts(lengths)
-    # Shift by the first seed so that equal columns give an exactly zero variance and sums do not cancel.
-    d = x - x[:, :1]
+    # Work with d = a - (first seed): equal columns give d = 0 and an exactly zero noise, and sums of squares of d
+    # do not cancel. Per word, sum_s c_s (a_s - m)^2 = sum_s c_s d_s^2 - V1 mean_c(d)^2, and the first term summed
+    # over words needs only per-text sums of d^2. einsum (a plain C loop) rather than BLAS: the seed dimension is
+    # tiny and BLAS threads thrash on a busy machine.
+    first = x[:, 0].copy()
+    d = x - first[:, None]
+    d2_sums = np.add.reduceat(d**2, starts, axis=0)  # (n_texts, n_seeds)
+    first -= np.repeat(np.add.reduceat(first, starts) / lengths, lengths)  # centred per text, for the signal
     chunk = max(1, _CHUNK_ELEMENTS // max(1, x.shape[0]))
     parts: dict[str, list[np.ndarray]] = {"signal_naive": [], "noise": []}
     with np.errstate(divide="ignore", invalid="ignore"):
         for lo in range(0, weights.shape[0], chunk):
             w, s1, s2 = weights[lo : lo + chunk].T, v1[lo : lo + chunk], v2[lo : lo + chunk]
-            mean_d = d @ w / s1
-            v = np.maximum((d**2) @ w - s1 * mean_d**2, 0.0) / (s1 - s2 / s1)
-            m = mean_d + x[:, :1]
-            centred = m - np.repeat(np.add.reduceat(m, starts, axis=0) / lengths[:, None], lengths, axis=0)
-            ss = np.add.reduceat(centred**2, starts, axis=0)
+            mean_d = np.einsum("ws,sb->wb", d, w) / s1
+            within = np.einsum("ts,sb->tb", d2_sums, w) - s1 * np.add.reduceat(mean_d**2, starts, axis=0)
+            parts["noise"].append(np.maximum(within, 0.0) / (s1 - s2 / s1) / lengths[:, None])
+            m = mean_d + first[:, None]  # per-word seed mean, up to a constant per text
+            sums = np.add.reduceat(m, starts, axis=0)
+            ss = np.maximum(np.add.reduceat(m**2, starts, axis=0) - sums**2 / lengths[:, None], 0.0)
             parts["signal_naive"].append(ss / (lengths - 1)[:, None])
-            parts["noise"].append(np.add.reduceat(v, starts, axis=0) / lengths[:, None])
     signal_naive = np.concatenate(parts["signal_naive"], axis=1)
     noise = np.concatenate(parts["noise"], axis=1)
     signal_naive[lengths < 2] = np.nan  # one word: no variance over words

@@ -2,12 +2,13 @@
 
 The model, for text ``t``, word ``w`` and seed ``s``::
 
-    a[t, w, s] = c[t, s] * (mu[t, w] + sqrt(noise_var) * eps[t, w, s]),   mu ~ N(0, signal_var)
+    a[t, w, s] = c[t, s] * (mu[t, w] + sqrt(noise_var * r[t]) * eps[t, w, s]),   mu ~ N(0, signal_var)
 
-with ``eps`` of unit variance (normal, or Student t with 3 degrees of freedom divided by sqrt(3)) and a per
-(text, seed) scale ``c = exp(scale_jitter * z)``, ``z ~ N(0, 1)`` (``c = 1`` when ``scale_jitter = 0``). The truth of
-text ``t`` is what infinitely many seeds would give without scale jitter: signal = the realised variance over its
-words of ``mu`` (ddof = 1), noise = ``noise_var``, SNR = their ratio.
+with ``eps`` of unit variance (normal, or Student t with 3 degrees of freedom divided by sqrt(3)), a per text
+noise level ``r = exp(noise_spread * z - noise_spread^2 / 2)`` (mean 1; ``r = 1`` when ``noise_spread = 0``) and a
+per (text, seed) scale ``c = exp(scale_jitter * z')`` (``c = 1`` when ``scale_jitter = 0``), ``z, z' ~ N(0, 1)``.
+The truth of text ``t`` is what infinitely many seeds would give without scale jitter: signal = the realised
+variance over its words of ``mu`` (ddof = 1), noise = ``noise_var * r[t]``, SNR = their ratio.
 """
 
 from __future__ import annotations
@@ -52,26 +53,24 @@ def _draw_lengths(n_texts: int, n_words: int | range, rng: np.random.Generator) 
 
 
 def _noise(shape: tuple[int, int], tails: str, rng: np.random.Generator) -> np.ndarray:
-    if tails == "normal":
-        return rng.standard_normal(shape)
     if tails == "t3":
         return rng.standard_t(3, shape) / np.sqrt(3.0)  # t with 3 dof has variance 3
-    raise ValueError(f"tails={tails!r} is not one of {', '.join(map(repr, TAILS))}")
+    return rng.standard_normal(shape)
 
 
-def _check_params(n_seeds: int, signal_var: float, noise_var: float, scale_jitter: float) -> None:
+def _check_params(n_seeds: int, **values: float) -> None:
     if not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
         raise ValueError(f"n_seeds={n_seeds!r} must be an integer >= 1")
-    for name, value in (("signal_var", signal_var), ("noise_var", noise_var), ("scale_jitter", scale_jitter)):
+    for name, value in values.items():
         if not (np.isfinite(value) and value >= 0):
             raise ValueError(f"{name}={value!r} must be a finite number >= 0")
 
 
-def _truth(mu: np.ndarray, lengths: np.ndarray, noise_var: float) -> pd.DataFrame:
+def _truth(mu: np.ndarray, lengths: np.ndarray, noise: np.ndarray) -> pd.DataFrame:
     stats = stacked_snr(np.column_stack([mu, mu]), lengths)  # the two equal columns give var_w(mu), noise 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        snr = stats["signal"] / noise_var
-    truth = pd.DataFrame({"n_words": lengths, "signal": stats["signal"], "noise": float(noise_var), "snr": snr})
+        snr = stats["signal"] / noise
+    truth = pd.DataFrame({"n_words": lengths, "signal": stats["signal"], "noise": noise, "snr": snr})
     truth.index.name = "text"
     return truth
 
@@ -85,6 +84,7 @@ def planted_explanations(
     *,
     rng: int | np.random.Generator,
     scale_jitter: float = 0.0,
+    noise_spread: float = 0.0,
     tails: str = "normal",
     words: bool = False,
     n_types: int = 200,
@@ -96,10 +96,15 @@ def planted_explanations(
     ``mu`` is a property of the type (same value at every occurrence), so definition C has a known truth too.
     See the module docstring for the model.
     """
-    _check_params(n_seeds, signal_var, noise_var, scale_jitter)
+    _check_params(
+        n_seeds, signal_var=signal_var, noise_var=noise_var, scale_jitter=scale_jitter, noise_spread=noise_spread
+    )
+    if tails not in TAILS:
+        raise ValueError(f"tails={tails!r} is not one of {', '.join(map(repr, TAILS))}")
     rng = np.random.default_rng(rng)
     lengths = _draw_lengths(n_texts, n_words, rng)
     total = int(lengths.sum())
+    noise = noise_var * np.exp(noise_spread * rng.standard_normal(n_texts) - noise_spread**2 / 2)
     type_effects, word_lists = None, None
     if words:
         if not isinstance(n_types, (int, np.integer)) or n_types < 1:
@@ -114,11 +119,11 @@ def planted_explanations(
         word_lists = [list(t) for t in np.split(tokens, starts[1:])]
     else:
         mu = rng.normal(0.0, np.sqrt(signal_var), total)
-    a = mu[:, None] + np.sqrt(noise_var) * _noise((total, n_seeds), tails, rng)
+    a = mu[:, None] + np.sqrt(np.repeat(noise, lengths))[:, None] * _noise((total, n_seeds), tails, rng)
     if scale_jitter > 0:
         a *= np.repeat(np.exp(scale_jitter * rng.standard_normal((n_texts, n_seeds))), lengths, axis=0)
     arrays = np.split(a, np.cumsum(lengths)[:-1])
-    return PlantedCorpus(arrays, _truth(mu, lengths, noise_var), word_lists, type_effects)
+    return PlantedCorpus(arrays, _truth(mu, lengths, noise), word_lists, type_effects)
 
 
 def paired_models(
@@ -137,9 +142,7 @@ def paired_models(
     A and ``noise_ratio * noise_var`` for B. ``noise_ratio = 1`` is the null: A and B have the same per-text SNR
     distribution and every difference is symmetric around zero.
     """
-    _check_params(n_seeds, signal_var, noise_var, 0.0)
-    if not (np.isfinite(noise_ratio) and noise_ratio >= 0):
-        raise ValueError(f"noise_ratio={noise_ratio!r} must be a finite number >= 0")
+    _check_params(n_seeds, signal_var=signal_var, noise_var=noise_var, noise_ratio=noise_ratio)
     rng = np.random.default_rng(rng)
     lengths = _draw_lengths(n_texts, n_words, rng)
     mu = rng.normal(0.0, np.sqrt(signal_var), int(lengths.sum()))[:, None]
@@ -158,16 +161,20 @@ def recovery_table(
     noise_var: float,
     *,
     rng: int | np.random.Generator,
+    noise_spread: float = 0.0,
     tails: str = "normal",
 ) -> pd.DataFrame:
     """Return per-text estimates next to the truth for each number of seeds in ``n_seeds_grid``.
 
-    One corpus is drawn with ``max(n_seeds_grid)`` seeds; ``S`` seeds are its first ``S`` columns. Columns:
-    ``n_seeds, text, n_words, true_signal, true_noise, true_snr, signal, signal_naive, noise, snr, snr_naive``.
+    One corpus is drawn with ``max(n_seeds_grid)`` seeds (see :func:`planted_explanations` for ``noise_spread``
+    and ``tails``); ``S`` seeds are its first ``S`` columns. Columns: ``text, true_signal, true_noise, true_snr,
+    signal, signal_naive, noise, snr, snr_naive, n_words, n_seeds``.
     """
     if len(n_seeds_grid) == 0 or min(n_seeds_grid) < 2:
         raise ValueError(f"n_seeds_grid={list(n_seeds_grid)!r} must be non-empty with values >= 2")
-    corpus = planted_explanations(n_texts, n_words, max(n_seeds_grid), signal_var, noise_var, rng=rng, tails=tails)
+    corpus = planted_explanations(
+        n_texts, n_words, max(n_seeds_grid), signal_var, noise_var, rng=rng, noise_spread=noise_spread, tails=tails
+    )
     truth = corpus.truth.drop(columns="n_words").add_prefix("true_")
     frames = []
     for s in n_seeds_grid:
@@ -202,30 +209,33 @@ def coverage_experiment(
     signal_var: float,
     noise_var: float,
     rng: int | np.random.Generator,
+    noise_spread: float = 0.0,
     over: Sequence[str] = OVER,
     statistic: Callable[..., np.ndarray] = np.median,
     level: float = 0.95,
-    method: str = "basic",
+    method: str = "percentile",
     n_resamples: int = 200,
     n_population: int = 20_000,
 ) -> pd.DataFrame:
     """Return one row per (repetition, scheme) saying whether the bootstrap CI covered its target.
 
-    Each repetition draws a corpus and computes :func:`seedexplain.stats.bootstrap_ci` of ``statistic`` of the
-    per-text SNR for each scheme in ``over``. Targets (see ``bootstrap_ci``): "texts", the statistic of the
-    per-text estimate at ``n_seeds`` seeds over ``n_population`` fresh texts; "seeds", the statistic of the true
-    SNR of the drawn texts; "both", the statistic of the true SNR over the ``n_population`` texts. Columns:
-    ``rep, over, estimate, low, high, target, covered``.
+    Each repetition draws a corpus of ``n_texts`` texts (:func:`planted_explanations`) and computes
+    :func:`seedexplain.stats.bootstrap_ci` of ``statistic`` of the per-text SNR for each scheme in ``over``.
+    Targets (see ``bootstrap_ci``): "texts", the statistic of the per-text estimate at ``n_seeds`` seeds over
+    ``n_population`` fresh texts; "seeds", the statistic of the true SNR of the drawn texts; "both", the statistic
+    of the true SNR over the ``n_population`` texts. Columns: ``rep, over, estimate, low, high, target, covered``.
     """
     rng = np.random.default_rng(rng)
-    population = planted_explanations(n_population, n_words, n_seeds, signal_var, noise_var, rng=rng)
+    draw = {"n_words": n_words, "n_seeds": n_seeds, "signal_var": signal_var, "noise_var": noise_var,
+            "noise_spread": noise_spread}
+    population = planted_explanations(n_population, **draw, rng=rng)
     population_target = {
         "texts": float(statistic(texts_snr(population.arrays).snr.to_numpy(), axis=0)),
         "both": float(statistic(population.truth.snr.to_numpy(), axis=0)),
     }
     rows = []
     for rep in range(n_reps):
-        corpus = planted_explanations(n_texts, n_words, n_seeds, signal_var, noise_var, rng=rng)
+        corpus = planted_explanations(n_texts, **draw, rng=rng)
         for scheme in over:
             ci = bootstrap_ci(
                 corpus.arrays, statistic=statistic, over=scheme, n_resamples=n_resamples, level=level,
@@ -248,19 +258,20 @@ def scale_jitter_table(
     signal_var: float,
     noise_var: float,
     rng: int | np.random.Generator,
+    noise_spread: float = 0.0,
     scales: Sequence[str] = SCALES,
 ) -> pd.DataFrame:
     """Return the median per-text SNR under each ``scale`` for corpora drawn with each seed-scale jitter.
 
-    One row per (``jitter``, ``scale``) with ``median_snr``, ``median_noise_share`` (median of noise / (signal +
-    noise), scale-free) and ``median_true_snr`` (the planted truth, without jitter).
+    One row per (``jitter``, ``scale``) with ``median_snr`` and ``median_true_snr`` (the planted truth, which has no
+    jitter). SNR is scale-free, so normalised and raw attributions are comparable.
     """
     rng = np.random.default_rng(rng)
     rows = []
     for jitter in jitters:
-        corpus = planted_explanations(n_texts, n_words, n_seeds, signal_var, noise_var, rng=rng, scale_jitter=jitter)
+        corpus = planted_explanations(
+            n_texts, n_words, n_seeds, signal_var, noise_var, rng=rng, scale_jitter=jitter, noise_spread=noise_spread
+        )
         for scale in scales:
-            est = texts_snr(corpus.arrays, scale=scale)
-            share = est.noise / (est.signal + est.noise)
-            rows.append((jitter, scale, est.snr.median(), share.median(), corpus.truth.snr.median()))
-    return pd.DataFrame(rows, columns=["jitter", "scale", "median_snr", "median_noise_share", "median_true_snr"])
+            rows.append((jitter, scale, texts_snr(corpus.arrays, scale=scale).snr.median(), corpus.truth.snr.median()))
+    return pd.DataFrame(rows, columns=["jitter", "scale", "median_snr", "median_true_snr"])

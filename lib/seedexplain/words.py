@@ -2,17 +2,17 @@
 
 A *word* is the unit every explanation is reported on, whatever the model's tokenizer:
 
-- a run of letters and digits (with their combining marks, so decomposed accents stay inside the word) that may
-  contain apostrophes or hyphens between two such runs (``don't``, ``l'été``, ``well-known`` are one word each —
-  hyphenated compounds are kept whole on purpose, so a model that splits them cannot get two scores for one word),
-  and ``.`` or ``,`` between two digits (``1,000``, ``3.5``);
+- a run of letters and digits (with their combining marks, so decomposed accents stay inside the word) that
+  may contain apostrophes or hyphens between two such runs, and ``.`` or ``,`` between two digits: ``don't``,
+  ``l'été``, ``1,000``, ``3.5`` and ``well-known`` are one word each (hyphenated compounds are kept whole on
+  purpose, so that a tokenizer that splits them cannot give one word two scores);
 - every other visible character is a unit of its own (``!``, ``?``, ``"``, ``,``, ``—``); a symbol followed by
   modifiers or joined by zero-width joiners stays one grapheme (``👍🏽``, ``👨‍👩‍👧``, ``🇫🇷``);
-- whitespace and invisible control/format characters (zero-width space, BOM) separate words and belong to none.
+- whitespace and invisible control/format characters (zero-width space, BOM) separate words, in none.
 
-Offsets are character offsets into the original string, so they can be matched against the ``offset_mapping`` of any
-fast Hugging Face tokenizer (WordPiece, BPE, SentencePiece) even when the tokenizer normalises the text (lower-casing,
-accent stripping).
+Offsets are character offsets into the original string, so they can be matched against the ``offset_mapping``
+of any fast Hugging Face tokenizer (WordPiece, BPE, SentencePiece) even when the tokenizer normalises the text
+(lower-casing, accent stripping).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import numpy as np
 import regex
 
 AGGREGATIONS = ("sum", "mean", "max_abs", "first")
-"""Ways of turning the scores of a word's subword tokens into one word score, accepted by :func:`aggregate`."""
+"""Rules of :func:`aggregate` that turn the scores of a word's subword tokens into one word score."""
 
-# `regex` (a dependency of transformers) is used instead of `re` for Unicode classes: `re`'s \w excludes combining
+# `regex` (a dependency of transformers) rather than `re` for Unicode classes: `re`'s \w excludes combining
 # marks, which would cut "café" written with a combining acute accent into two words.
 _RUN = r"[\p{L}\p{N}][\p{L}\p{M}\p{N}]*"
 _JOINER = r"(?:['’\-]|(?<=\p{N})[.,](?=\p{N}))"
@@ -49,15 +49,16 @@ def segment(text: str) -> list[Word]:
     return words
 
 
-def token_word_index(offset_mapping: Sequence[tuple[int, int]] | np.ndarray, words: Sequence[Word]) -> np.ndarray:
+def token_word_index(offset_mapping: Sequence[tuple[int, int]] | np.ndarray,
+                     words: Sequence[Word]) -> np.ndarray:
     """Return the index of the word each token belongs to, shape ``(n_tokens,)``, -1 for tokens of no word.
 
     ``offset_mapping`` has shape ``(n_tokens, 2)``: the character span of each token, as returned by a fast
-    tokenizer with ``return_offsets_mapping=True``. Special and padding tokens have the empty span ``(0, 0)`` and
-    get -1, as do tokens that cover only whitespace (a lone SentencePiece "▁"). A token's span may include the
-    space before it (SentencePiece) — whitespace belongs to no word, so it is ignored. A token that overlaps
-    several words (possible with BPE merges across punctuation) goes to the word it overlaps most; ties go to the
-    earlier word.
+    tokenizer with ``return_offsets_mapping=True``. Special and padding tokens have the empty span ``(0, 0)``
+    and get -1, as do tokens that cover only whitespace (a lone SentencePiece "▁"). A token's span may include
+    the space before it (SentencePiece) — whitespace belongs to no word, so it is ignored. A token that
+    overlaps several words (possible with BPE merges across punctuation) goes to the word it overlaps most;
+    ties go to the earlier word.
     """
     offsets = np.asarray(offset_mapping, dtype=np.int64).reshape(-1, 2)
     n_chars = max(words[-1].end, int(offsets[:, 1].max(initial=0)))
@@ -76,10 +77,11 @@ def token_word_index(offset_mapping: Sequence[tuple[int, int]] | np.ndarray, wor
 def aggregate(token_scores: np.ndarray, token_word: np.ndarray, n_words: int, how: str = "sum") -> np.ndarray:
     """Return word scores, shape ``(n_words,)`` float64, from token scores, shape ``(n_tokens,)``.
 
-    ``token_word`` (shape ``(n_tokens,)``, from :func:`token_word_index`) says which word each token belongs to;
-    tokens with -1 (special tokens, padding) are dropped. ``how`` is ``"sum"`` (additive methods keep their total),
-    ``"mean"``, ``"max_abs"`` (the signed score of the token with the largest magnitude; the earlier token on ties) or
-    ``"first"`` (the score of the word's first token). Words without any token — cut by truncation — are NaN.
+    ``token_word`` (shape ``(n_tokens,)``, from :func:`token_word_index`) says which word each token belongs
+    to; tokens with -1 (special tokens, padding) are dropped. ``how`` is ``"sum"`` (additive methods keep
+    their total), ``"mean"``, ``"max_abs"`` (the signed score of the token with the largest magnitude; the
+    earlier token on ties) or ``"first"`` (the score of the word's first token). Words without any token — cut
+    by truncation — are NaN.
     """
     if how not in AGGREGATIONS:
         raise ValueError(f"aggregate={how!r} is not one of {', '.join(map(repr, AGGREGATIONS))}")

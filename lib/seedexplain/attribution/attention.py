@@ -1,11 +1,12 @@
 """Attention weights as an explanation baseline: last-layer [CLS] attention and attention rollout.
 
-Both are non-negative and blind to the classifier head, so they cannot say whether a token pushes towards class 1
-or class 0; they are here as the baseline that attribution methods should beat ("LLMs Explain't").
+Both are non-negative and blind to the classifier head, so they cannot say whether a token pushes towards
+class 1 or class 0; they are here as the baseline that attribution methods should beat ("LLMs Explain't").
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from transformers import PreTrainedModel
 
@@ -23,9 +24,9 @@ def _attentions(model: PreTrainedModel, batch: Batch) -> list[torch.Tensor]:
 
 
 def attention_last(model: PreTrainedModel) -> Explainer:
-    """Return the explainer of the last layer's attention from [CLS] to each token (mean over heads), ``(n_tokens,)``."""
+    """Return the explainer of last-layer attention from [CLS] (mean over heads), ``(n_tokens,)`` per text."""
 
-    def explain(batch: Batch) -> list[tuple[torch.Tensor, dict]]:
+    def explain(batch: Batch) -> list[tuple[np.ndarray, dict]]:
         return [(scores, {}) for scores in per_text(_attentions(model, batch)[-1][:, 0, :], batch)]
 
     return explain
@@ -39,7 +40,7 @@ def attention_rollout(model: PreTrainedModel) -> Explainer:
     Padded keys have zero attention, so padding never enters a real token's row.
     """
 
-    def explain(batch: Batch) -> list[tuple[torch.Tensor, dict]]:
+    def explain(batch: Batch) -> list[tuple[np.ndarray, dict]]:
         layers = _attentions(model, batch)
         flow = torch.zeros_like(layers[0][:, 0, :])
         flow[:, 0] = 1.0

@@ -1,7 +1,7 @@
 """Texts tokenised and aligned to words, length-bucketed batches, and the one quantity every method explains.
 
-The explained quantity is the same for every model, seed and method: ``f(x) = logit[1] − logit[0]``, so the signs
-of attributions are comparable across seeds.
+The explained quantity is the same for every model, seed and method: ``f(x) = logit[1] − logit[0]``, so the
+signs of attributions are comparable across seeds.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ DELETIONS = ("remove", "mask")
 class EncodedText:
     """One text: its words and its (possibly truncated) tokens, with special tokens, aligned to the words.
 
-    ``ids``, ``special`` and ``token_word`` have shape ``(n_tokens,)``; ``token_word`` is -1 for tokens of no word.
+    ``ids``, ``special`` and ``token_word`` have shape ``(n_tokens,)``; ``token_word`` is -1 for tokens of no
+    word.
     """
 
     words: list[Word]
@@ -42,8 +43,9 @@ class EncodedText:
 class Batch:
     """Texts padded on the right to the longest of them: ``input_ids`` and ``attention_mask`` are ``(B, L)``.
 
-    ``indices`` are the texts' positions in the caller's list (used to seed per-text randomness independently of
-    the batching); ``pad_id`` and ``mask_id`` are the tokenizer's [PAD] and [MASK] ids.
+    ``indices`` are the texts' positions in the caller's list (used to seed per-text randomness independently
+    of the batching); ``pad_id`` and ``mask_id`` are the tokenizer's [PAD] and [MASK] ids; ``batch_size`` is
+    the number of sequences per forward pass that perturbation methods use for their perturbed copies.
     """
 
     texts: list[EncodedText]
@@ -52,6 +54,7 @@ class Batch:
     attention_mask: torch.Tensor
     pad_id: int
     mask_id: int | None
+    batch_size: int
 
     def special_mask(self) -> torch.Tensor:
         """Return a bool tensor ``(B, L)``: True at special tokens ([CLS], [SEP]) and padding."""
@@ -87,7 +90,8 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
     return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
-def pad(sequences: Sequence[np.ndarray], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def pad(sequences: Sequence[np.ndarray], pad_id: int,
+        device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``input_ids`` and ``attention_mask``, both ``(n, L)``, padding the sequences on the right."""
     width = max(len(ids) for ids in sequences)
     input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
@@ -99,11 +103,11 @@ def pad(sequences: Sequence[np.ndarray], pad_id: int, device: torch.device) -> t
 
 
 def make_batch(tokenizer: PreTrainedTokenizerBase, texts: list[EncodedText], indices: np.ndarray,
-               device: torch.device) -> Batch:
+               device: torch.device, batch_size: int) -> Batch:
     """Return the padded batch of ``texts`` (whose positions in the caller's list are ``indices``)."""
     input_ids, attention_mask = pad([text.ids for text in texts], tokenizer.pad_token_id, device)
     return Batch(texts, np.asarray(indices), input_ids, attention_mask, tokenizer.pad_token_id,
-                 tokenizer.mask_token_id)
+                 tokenizer.mask_token_id, batch_size)
 
 
 def model_device(model: torch.nn.Module) -> torch.device:
@@ -121,7 +125,7 @@ def logit_difference(model: PreTrainedModel, input_ids: torch.Tensor | None, att
 @torch.no_grad()
 def sequences_logit_difference(model: PreTrainedModel, sequences: Sequence[np.ndarray], pad_id: int,
                                batch_size: int) -> np.ndarray:
-    """Return ``f`` of each token sequence, shape ``(n,)`` float64; sequences are run in length-sorted batches."""
+    """Return ``f`` of each token sequence, shape ``(n,)`` float64, run in length-sorted batches."""
     device = model_device(model)
     result = np.empty(len(sequences))
     for batch in length_batches([len(ids) for ids in sequences], batch_size):
@@ -147,6 +151,6 @@ def delete_words(text: EncodedText, absent: np.ndarray, deletion: str, mask_id: 
 
 
 def check_choice(name: str, value: object, allowed: Sequence[str]) -> None:
-    """Raise ValueError naming the parameter, the value and the allowed values when ``value`` is not allowed."""
+    """Raise ValueError naming the parameter, its value and the allowed values if ``value`` is not allowed."""
     if value not in allowed:
         raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}")

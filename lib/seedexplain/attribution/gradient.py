@@ -1,7 +1,9 @@
-"""Gradient methods through Captum: gradient×input, saliency and layer integrated gradients on word embeddings.
+"""Gradient methods through Captum: gradient×input, saliency and layer integrated gradients on word
+embeddings.
 
-All three look at the output ``e[b, t, :]`` (shape ``(B, L, H)``) of the word-embedding layer — not at the sum with
-position and token-type embeddings — so a token's score depends only on which token it is and on the gradient.
+All three look at the output ``e[b, t, :]`` (shape ``(B, L, H)``) of the word-embedding layer — not at the sum
+with position and token-type embeddings — so a token's score depends only on which token it is and on the
+gradient.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ Explainer = Callable[[Batch], list[tuple[np.ndarray, dict]]]
 """A prepared method: maps a batch to one ``(scores, extras)`` per text (scores per token or per word)."""
 
 IG_BASELINES = ("pad", "mask")
-"""Integrated-gradients baselines: every token but [CLS]/[SEP] (and padding) replaced by [PAD] or by [MASK]."""
+"""Integrated-gradients baselines: every token but [CLS], [SEP] and padding replaced by [PAD] or [MASK]."""
 
 IG_TOKENS_PER_CHUNK = 4096
 """Default size, in tokens, of one forward/backward pass of integrated gradients (bounds memory at ≈1 GB)."""
 
 
 def forward_function(model: PreTrainedModel) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """Return ``f(input_ids, attention_mask) -> (B,)``, the explained logit difference, in Captum's calling form."""
+    """Return ``f(input_ids, attention_mask) -> (B,)``, the explained logit difference, as Captum calls it."""
     def forward(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return logit_difference(model, input_ids, attention_mask)
 
@@ -40,7 +42,7 @@ def per_text(token_scores: torch.Tensor, batch: Batch) -> list[np.ndarray]:
 
 
 def grad_x_input(model: PreTrainedModel) -> Explainer:
-    """Return the explainer of token scores ``∂f/∂e[t] · e[t]`` (signed), one array ``(n_tokens,)`` per text."""
+    """Return the explainer of token scores ``∂f/∂e[t] · e[t]`` (signed), ``(n_tokens,)`` per text."""
     layer = LayerGradientXActivation(forward_function(model), model.get_input_embeddings())
 
     def explain(batch: Batch) -> list[tuple[np.ndarray, dict]]:
@@ -53,11 +55,13 @@ def grad_x_input(model: PreTrainedModel) -> Explainer:
 def saliency(model: PreTrainedModel) -> Explainer:
     """Return the explainer of token scores ``‖∂f/∂e[t]‖₂`` (unsigned), one array ``(n_tokens,)`` per text.
 
-    Saliency (Simonyan et al. 2014) is a magnitude: the Euclidean norm of the gradient with respect to the token's
-    word embedding. It says how sensitive ``f`` is to the token, not in which direction the token pushes, so its
-    scores are non-negative and, unlike the signed methods, do not flip with the predicted class.
+    Saliency (Simonyan et al. 2014) is a magnitude: the Euclidean norm of the gradient with respect to the
+    token's word embedding. It says how sensitive ``f`` is to the token, not in which direction the token
+    pushes, so its scores are non-negative and, unlike the signed methods, do not flip with the predicted
+    class.
     """
-    layer = LayerGradientXActivation(forward_function(model), model.get_input_embeddings(), multiply_by_inputs=False)
+    layer = LayerGradientXActivation(forward_function(model), model.get_input_embeddings(),
+                                     multiply_by_inputs=False)
 
     def explain(batch: Batch) -> list[tuple[np.ndarray, dict]]:
         gradients = layer.attribute(batch.input_ids, additional_forward_args=(batch.attention_mask,))
@@ -68,11 +72,12 @@ def saliency(model: PreTrainedModel) -> Explainer:
 
 def integrated_gradients(model: PreTrainedModel, *, n_steps: int = 50, baseline: str = "pad",
                          internal_batch_size: int | None = None) -> Explainer:
-    """Return the explainer of layer integrated gradients on word embeddings, one array ``(n_tokens,)`` per text.
+    """Return the explainer of layer integrated gradients on word embeddings, one array ``(n_tokens,)`` per
+    text.
 
-    The path runs from the baseline embeddings (every word token replaced by [PAD] or [MASK]; [CLS], [SEP] kept)
-    to the text's, with ``n_steps`` Gauss–Legendre points. Completeness: the token scores sum to
-    ``f(x) − f(baseline)`` up to the ``convergence_delta`` stored in each text's extras. ``internal_batch_size``
+    The path runs from the baseline embeddings (every word token replaced by [PAD] or [MASK]; [CLS], [SEP]
+    kept) to the text's, with ``n_steps`` Gauss–Legendre points. Completeness: the token scores sum to ``f(x)
+    − f(baseline)`` up to the ``convergence_delta`` stored in each text's extras. ``internal_batch_size``
     (rows of the expanded batch per pass, at least the batch size) defaults to about
     :data:`IG_TOKENS_PER_CHUNK` tokens per pass.
     """
@@ -90,7 +95,7 @@ def integrated_gradients(model: PreTrainedModel, *, n_steps: int = 50, baseline:
             batch.input_ids, baselines=baselines, additional_forward_args=(batch.attention_mask,),
             n_steps=n_steps, internal_batch_size=max(chunk, n_texts), return_convergence_delta=True,
         )
-        extras = [{"convergence_delta": float(d), "n_steps": n_steps, "baseline": baseline} for d in delta.tolist()]
+        extras = [{"convergence_delta": d, "n_steps": n_steps, "baseline": baseline} for d in delta.tolist()]
         return list(zip(per_text(attributions.sum(-1), batch), extras))
 
     return explain

@@ -2,24 +2,25 @@
 
 Ali et al. (2022, "XAI for Transformers: better explanations through conservative propagation") show that
 gradient×input through a transformer is conservative once two non-linearities are treated as constants in the
-backward pass: the attention weights ``softmax(QKᵀ/√d)`` (the AH rule) and the standard deviation of every LayerNorm
-(the LN rule). The elementwise activations (GELU in the feed-forward blocks, tanh in BERT's pooler) are handled
-with the identity rule of AttnLRP (Achtibat et al. 2024): their relevance passes through unchanged, i.e. the
-backward pass sees ``act(x) = x · [act(x)/x]`` with the bracket constant.
+backward pass: the attention weights ``softmax(QKᵀ/√d)`` (the AH rule) and the standard deviation of every
+LayerNorm (the LN rule). The elementwise activations (GELU in the feed-forward blocks, tanh in BERT's pooler)
+are handled with the identity rule of AttnLRP (Achtibat et al. 2024): their relevance passes through
+unchanged, i.e. the backward pass sees ``act(x) = x · [act(x)/x]`` with the bracket constant.
 
 With those three constants the network is *linear* in its additive inputs, so by Euler's theorem
 
     f(x) = Σ_t R_t + R_bias,    R_t = x0[t] · ∂f/∂x0[t],    R_bias = Σ_b b · ∂f/∂b
 
-exactly (up to float32 rounding), where ``x0[t]`` is token ``t``'s input vector to the embedding LayerNorm — the sum
-of its word, position and token-type embeddings — and ``b`` runs over every bias that is added on the way: the
-biases of all ``nn.Linear`` layers and the β of all LayerNorms. Query and key biases get no relevance (they only
-reach the constant attention weights). The token relevance ``R_t`` is what this module reports; ``R_bias`` and the
-share of the special tokens are returned alongside so the identity can be checked.
+exactly (up to float32 rounding), where ``x0[t]`` is token ``t``'s input vector to the embedding LayerNorm —
+the sum of its word, position and token-type embeddings — and ``b`` runs over every bias that is added on the
+way: the biases of all ``nn.Linear`` layers and the β of all LayerNorms. Query and key biases get no relevance
+(they only reach the constant attention weights). The token relevance ``R_t`` is what this module reports;
+``R_bias`` and the share of the special tokens are returned alongside so the identity can be checked.
 
 The forward values are untouched: each modified module returns its original output plus a term that is exactly
-zero but carries the modified gradient (``y.detach() + (z − z.detach())``), and the attention function reproduces
-the eager operations in the same order. The modifications live only inside :func:`conservative_lrp`.
+zero but carries the modified gradient (``y.detach() + (z − z.detach())``), and the attention function
+reproduces the eager operations in the same order. The modifications live only inside
+:func:`conservative_lrp`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ from seedexplain.attribution.gradient import Explainer
 LRP_ATTENTION = "seedexplain_lrp"
 """Name under which the constant-softmax attention is registered in transformers' AttentionInterface."""
 
-_ACTIVATIONS = tuple({entry[0] if isinstance(entry, tuple) else entry for entry in ACT2CLS.values()} | {nn.Tanh})
+# Elementwise activations that get the identity rule: every class transformers' ACT2FN can build, and tanh.
+_ACTIVATIONS = tuple({entry[0] if isinstance(entry, tuple) else entry for entry in ACT2CLS.values()}
+                     | {nn.Tanh})
 
 
 def constant_softmax_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
@@ -48,8 +51,8 @@ def constant_softmax_attention(module: nn.Module, query: torch.Tensor, key: torc
                                dropout: float = 0.0, **kwargs: object) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(output (B, L, heads, d), weights (B, heads, L, L))`` of scaled dot-product attention.
 
-    Same operations, in the same order, as transformers' eager attention (so the output is bit-identical), except
-    that the softmax weights are detached: the backward pass treats them as constants (AH rule).
+    Same operations, in the same order, as transformers' eager attention (so the output is bit-identical),
+    except that the softmax weights are detached: the backward pass treats them as constants (AH rule).
     """
     if module.training and dropout > 0:
         raise RuntimeError("conservative LRP is defined for a model in eval mode (no attention dropout)")
@@ -67,12 +70,12 @@ AttentionMaskInterface.register(LRP_ATTENTION, eager_mask)
 
 
 def _same_value(value: torch.Tensor, linear: torch.Tensor) -> torch.Tensor:
-    """Return a tensor equal to ``value`` whose gradient is that of ``linear`` (``linear − linear`` is exactly 0)."""
+    """Return a tensor equal to ``value`` whose gradient is that of ``linear`` (``linear − linear`` is 0)."""
     return value.detach() + (linear - linear.detach())
 
 
 class ConstantStdLayerNorm(nn.Module):
-    """A LayerNorm whose standard deviation is a constant in the backward pass (LN rule); same forward values."""
+    """A LayerNorm whose standard deviation is constant in the backward pass (LN rule); same outputs."""
 
     def __init__(self, norm: nn.LayerNorm) -> None:
         super().__init__()
@@ -114,8 +117,9 @@ def _replacement(module: nn.Module) -> nn.Module | None:
 def conservative_lrp(model: PreTrainedModel) -> Iterator[PreTrainedModel]:
     """Within the block, ``model``'s gradients follow the conservative LRP rules; its outputs do not change.
 
-    Swaps every ``nn.LayerNorm`` and activation module for a wrapper and selects the constant-softmax attention
-    through ``model.config._attn_implementation``; everything is restored on exit, even after an error.
+    Swaps every ``nn.LayerNorm`` and activation module for a wrapper and selects the constant-softmax
+    attention through ``model.config._attn_implementation``; everything is restored on exit, even after an
+    error.
     """
     swapped = []
     for parent in list(model.modules()):
@@ -138,7 +142,8 @@ def _embedding_norm(model: PreTrainedModel) -> nn.Module:
     embeddings = getattr(model.base_model, "embeddings", None)
     norm = getattr(embeddings, "LayerNorm", None)
     if norm is None:
-        raise TypeError(f"method='lrp' supports BERT-type encoders (embeddings.LayerNorm); got {type(model).__name__}")
+        raise TypeError("method='lrp' supports BERT-type encoders (with embeddings.LayerNorm); "
+                        f"got {type(model).__name__}")
     return norm
 
 
@@ -146,9 +151,10 @@ def relevance_decomposition(model: PreTrainedModel, input_ids: torch.Tensor,
                             attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
     """Return the conservative-LRP decomposition of ``f`` for a batch; call inside :func:`conservative_lrp`.
 
-    Keys: ``"tokens"`` ``(B, L)`` relevance of each token's input vector x0 (word + position + type embeddings),
-    ``"position_type"`` ``(B, L)`` the part of it due to position and type embeddings, ``"bias"`` ``(B,)`` the
-    relevance of all biases, ``"f"`` ``(B,)`` the explained logit difference. ``tokens.sum(1) + bias ≈ f``.
+    Keys: ``"tokens"`` ``(B, L)`` relevance of each token's input vector x0 (word + position + type
+    embeddings), ``"position_type"`` ``(B, L)`` the part of it due to position and type embeddings, ``"bias"``
+    ``(B,)`` the relevance of all biases, ``"f"`` ``(B,)`` the explained logit difference. ``tokens.sum(1) +
+    bias ≈ f``.
     """
     captured: list[torch.Tensor] = []
     biased: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -174,7 +180,7 @@ def relevance_decomposition(model: PreTrainedModel, input_ids: torch.Tensor,
     x0 = captured[0]
     gradients = torch.autograd.grad(f.sum(), [x0, *(out for out, _ in biased)], allow_unused=True)
     bias = torch.zeros_like(f)
-    for (out, b), grad in zip(biased, gradients[1:]):
+    for (_, b), grad in zip(biased, gradients[1:]):
         if grad is not None:
             bias = bias + (grad * b).reshape(len(f), -1, b.numel()).sum(dim=(1, 2))
     with torch.no_grad():
@@ -187,7 +193,8 @@ def lrp(model: PreTrainedModel) -> Explainer:
     """Return the explainer of conservative-LRP token relevances (signed), one array ``(n_tokens,)`` per text.
 
     Extras per text: ``logit_diff`` (f), ``relevance_bias`` (R_bias), ``relevance_special`` (relevance of the
-    tokens that belong to no word: [CLS], [SEP]) and ``relevance_position_type``; Σ words + special + bias = f.
+    tokens that belong to no word: [CLS], [SEP]) and ``relevance_position_type``; Σ words + special + bias =
+    f.
     """
     _embedding_norm(model)
 

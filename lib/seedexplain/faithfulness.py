@@ -1,0 +1,199 @@
+"""Faithfulness of word explanations: AOPC comprehensiveness and sufficiency, agreement with leave-one-out,
+and the model-randomisation check.
+
+All values are in the units of the explained quantity. For a text ``x`` let ``s = sign f(x)`` and
+``g(·) = s · f(·)``, the margin of the class the model predicts. Words are ranked by ``s · a`` for signed
+methods (evidence *for* the predicted class first) and by ``a`` for unsigned ones (saliency, attention). With
+``top_k`` the ``⌈k/100 · n⌉`` highest-ranked of the ``n`` words that have a score (ties: earlier word first):
+
+- comprehensiveness ``C_k = g(x) − g(x without top_k)``: higher is more faithful;
+- sufficiency ``S_k = g(x) − g(top_k only)``: lower is more faithful;
+
+and AOPC averages each over the grid of ``k`` (DeYoung et al. 2020, ERASER). Words are deleted the way
+occlusion deletes them: their tokens are removed and the text closes up (``deletion="remove"``, default), or
+each token becomes [MASK] (``"mask"``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.stats import rankdata
+from torch import nn
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from seedexplain.attribution import SIGNED_METHODS, Explanation, word_attributions
+from seedexplain.attribution.encoding import (
+    DELETIONS,
+    EncodedText,
+    check_choice,
+    delete_words,
+    encode,
+    sequences_logit_difference,
+)
+
+PERCENTS = (1, 5, 10, 20, 50)
+"""Default grid of k, the percentage of words deleted or kept (ERASER's bins)."""
+
+
+@dataclass(frozen=True)
+class AOPC:
+    """AOPC per text: ``comprehensiveness`` and ``sufficiency`` have shape ``(n_texts,)``.
+
+    ``drop`` and ``keep`` (shape ``(n_texts, n_percents)``) are the per-k values ``C_k`` and ``S_k`` behind
+    them; ``margin`` (shape ``(n_texts,)``) is ``g(x) = |f(x)|``, the margin that deletions reduce.
+    """
+
+    percents: tuple[float, ...]
+    comprehensiveness: np.ndarray
+    sufficiency: np.ndarray
+    drop: np.ndarray
+    keep: np.ndarray
+    margin: np.ndarray
+
+
+def _check_percents(percents: Sequence[float]) -> tuple[float, ...]:
+    bad = [k for k in percents if not 0 < k <= 100]
+    if not percents or bad:
+        raise ValueError(f"percents={tuple(percents)!r}: every top-k percentage must be in (0, 100]")
+    return tuple(float(k) for k in percents)
+
+
+def ranking(explanation: Explanation, sign: float) -> np.ndarray:
+    """Return the indices of the scored words, most important first, shape ``(n_scored,)``.
+
+    Signed methods rank by ``sign · score`` (evidence for the predicted class first), unsigned ones by score;
+    words without a score (NaN: cut by truncation) are left out; ties keep the earlier word first.
+    """
+    scores = explanation.scores * (sign if explanation.method in SIGNED_METHODS else 1.0)
+    scored = np.flatnonzero(np.isfinite(scores))
+    return scored[np.argsort(-scores[scored], kind="stable")]
+
+
+def _check_alignment(encoded: list[EncodedText], explanations: Sequence[Explanation]) -> None:
+    if len(encoded) != len(explanations):
+        raise ValueError(f"{len(encoded)} texts but {len(explanations)} explanations")
+    for i, (text, explanation) in enumerate(zip(encoded, explanations)):
+        if tuple(w.text for w in text.words) != explanation.words:
+            raise ValueError(f"explanation {i} does not have the words of text {i}")
+        if text.n_tokens != explanation.n_tokens:
+            raise ValueError(f"explanation {i} was made on {explanation.n_tokens} tokens, text {i} has "
+                             f"{text.n_tokens} here: use the max_length of the explanations")
+
+
+def aopc(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str],
+         explanations: Sequence[Explanation], *, percents: Sequence[float] = PERCENTS,
+         deletion: str = "remove", max_length: int = 128, batch_size: int = 16) -> AOPC:
+    """Return AOPC comprehensiveness and sufficiency of ``explanations`` (one per text) for ``model``.
+
+    See the module docstring for the definitions. ``max_length`` must be the one the explanations were made
+    with, so that the model sees the same tokens.
+    """
+    percents = _check_percents(percents)
+    check_choice("deletion", deletion, DELETIONS)
+    encoded = encode(tokenizer, texts, max_length)
+    _check_alignment(encoded, explanations)
+    pad_id = tokenizer.pad_token_id
+    f = sequences_logit_difference(model, [text.ids for text in encoded], pad_id, batch_size)
+    signs = np.where(f < 0, -1.0, 1.0)
+    sequences = []
+    for text, explanation, sign in zip(encoded, explanations, signs):
+        order = ranking(explanation, sign)
+        for k in percents:
+            top = order[: math.ceil(k / 100 * len(order))]
+            dropped = np.zeros(len(text.words), dtype=bool)
+            dropped[top] = True
+            others = np.zeros(len(text.words), dtype=bool)
+            others[order] = True
+            others[top] = False
+            sequences += [delete_words(text, dropped, deletion, tokenizer.mask_token_id),
+                          delete_words(text, others, deletion, tokenizer.mask_token_id)]
+    shape = (len(encoded), len(percents), 2)
+    g = sequences_logit_difference(model, sequences, pad_id, batch_size).reshape(shape) * signs[:, None, None]
+    margin = signs * f
+    drop, keep = margin[:, None] - g[..., 0], margin[:, None] - g[..., 1]
+    return AOPC(percents, drop.mean(axis=1), keep.mean(axis=1), drop, keep, margin)
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Return Spearman's rank correlation of two score vectors ``(n,)`` over the positions finite in both.
+
+    NaN when fewer than 3 such positions remain or one side is constant (no ranking to compare).
+    """
+    keep = np.isfinite(a) & np.isfinite(b)
+    if keep.sum() < 3:
+        return math.nan
+    ranks_a, ranks_b = rankdata(a[keep]), rankdata(b[keep])
+    if ranks_a.std() == 0 or ranks_b.std() == 0:
+        return math.nan
+    return float(np.corrcoef(ranks_a, ranks_b)[0, 1])
+
+
+def loo_agreement(explanations: Sequence[Explanation], occlusions: Sequence[Explanation]) -> np.ndarray:
+    """Return the Spearman correlation, per text, of each explanation with leave-one-word-out; ``(n_texts,)``.
+
+    ``occlusions`` are the same texts explained with ``method="occlusion"``. An unsigned method (saliency,
+    attention) is compared with the magnitude ``|occlusion|``, since it cannot express a direction.
+    """
+    if len(explanations) != len(occlusions):
+        raise ValueError(f"{len(explanations)} explanations but {len(occlusions)} occlusions")
+    return np.array([
+        spearman(e.scores, o.scores if e.method in SIGNED_METHODS else np.abs(o.scores))
+        for e, o in zip(explanations, occlusions)
+    ])
+
+
+def _reinitialise(module: nn.Module, std: float, generator: torch.Generator) -> None:
+    """Draw ``module``'s weights again as BERT does (normal(0, std) weights, zero biases, unit LayerNorms)."""
+    for sub in module.modules():
+        if isinstance(sub, nn.Linear):
+            nn.init.normal_(sub.weight, 0.0, std, generator=generator)
+            if sub.bias is not None:
+                nn.init.zeros_(sub.bias)
+        elif isinstance(sub, nn.LayerNorm):
+            nn.init.ones_(sub.weight)
+            nn.init.zeros_(sub.bias)
+
+
+def randomised_copy(model: PreTrainedModel, *, seed: int, n_layers: int = 0) -> PreTrainedModel:
+    """Return a copy of ``model`` with its head, and its top ``n_layers`` encoder layers, re-initialised.
+
+    The head is the pooler and the classifier; weights are drawn from a generator seeded with ``seed`` (the
+    global torch RNG is untouched), with the model's ``initializer_range``. ``model`` itself is not modified.
+    This is the cascading model-randomisation test of Adebayo et al. (2018, "Sanity checks for saliency
+    maps").
+    """
+    layers = model.base_model.encoder.layer
+    if not 0 <= n_layers <= len(layers):
+        raise ValueError(f"n_layers={n_layers} must be between 0 and the {len(layers)} encoder layers")
+    copied = copy.deepcopy(model)
+    base = copied.base_model
+    modules = [child for child in copied.children() if child is not base]
+    modules += [base.pooler] if getattr(base, "pooler", None) is not None else []
+    modules += list(base.encoder.layer[len(layers) - n_layers:])
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in modules:
+            _reinitialise(module, model.config.initializer_range, generator)
+    return copied
+
+
+def randomisation_check(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str],
+                        explanations: Sequence[Explanation], *, seed: int = 0, n_layers: int = 0,
+                        **options: object) -> np.ndarray:
+    """Return Spearman's correlation per text between explanations of ``model`` and of its randomised copy.
+
+    The result has shape ``(n_texts,)``; the copy is made by :func:`randomised_copy`.
+    ``explanations`` are ``model``'s, one per text; the copy is explained with the same method and ``options``
+    (keyword arguments of :func:`~seedexplain.attribution.word_attributions`, e.g. ``max_length``). A faithful
+    method gives correlations near 0: its explanation changes when the weights it should depend on change.
+    """
+    method = explanations[0].method
+    randomised = word_attributions(randomised_copy(model, seed=seed, n_layers=n_layers), tokenizer, texts,
+                                   method=method, **options)
+    return np.array([spearman(a.scores, b.scores) for a, b in zip(explanations, randomised)])

@@ -1,0 +1,301 @@
+"""The built book, read as a reader would: every page opened in a real headless Chromium, served from 127.0.0.1.
+
+Each page must load (HTTP 200) without a console error, a page error or a failed request; every image must have
+rendered; every equation must have been typeset; every internal link (and its anchor) must resolve; the results page
+must show the glued numbers. Requests that leave 127.0.0.1 are blocked and reported: the book must read offline.
+
+Debian's ``chromium`` is driven by the ``playwright`` package (playwright cannot download its own browser here).
+Without ``/usr/bin/chromium`` the module is skipped on a developer's machine and fails under CI (``CI`` set in the
+environment pytest was started with), where ``scripts/install-browser.sh`` must have installed it.
+Screenshots of the landing page and the results page go to ``$SEEDEXPLAIN_SCREENSHOTS`` (else a temporary folder).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LANDING = "book/index.html"
+RESULTS = "book/results.html"
+NOT_PAGES = ("_static", "_sources", "_images", "_downloads")  # folders of assets, not pages of the book
+
+
+def _started_under_ci() -> bool:
+    """Whether ``CI`` was set when pytest started (tests/conftest.py sets a default ``CI`` for progress bars)."""
+    try:
+        initial = Path("/proc/self/environ").read_bytes().split(b"\0")
+    except OSError:
+        return bool(os.environ.get("CI"))
+    return any(entry.startswith(b"CI=") and entry != b"CI=" for entry in initial)
+
+
+if not CHROMIUM.exists():
+    if _started_under_ci():
+        pytest.fail(f"{CHROMIUM} is missing under CI: `make test` must install it (scripts/install-browser.sh)",
+                    pytrace=False)
+    pytest.skip(f"{CHROMIUM} is missing (install it with scripts/install-browser.sh, as root)",
+                allow_module_level=True)
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+# Run in each page once it has loaded: make lazy images load, then wait for every image and for MathJax.
+SETTLE_JS = """async () => {
+  const imgs = Array.from(document.images);
+  imgs.forEach(i => { if (i.loading === 'lazy') i.loading = 'eager'; });
+  await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
+  if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
+    await window.MathJax.startup.promise;
+  }
+}"""
+INSPECT_JS = """() => ({
+  images: Array.from(document.images).map(i => ({src: i.currentSrc || i.src, width: i.naturalWidth})),
+  links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
+  ids: Array.from(document.querySelectorAll('[id], a[name]')).map(e => e.id || e.getAttribute('name')),
+  untypeset: Array.from(document.querySelectorAll('.math')).filter(m => !m.querySelector('mjx-container'))
+    .map(m => m.textContent.trim().slice(0, 80)),
+})"""
+
+
+@dataclass
+class Visit:
+    """What one page showed the browser."""
+
+    status: int | None = None
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    external_requests: list[str] = field(default_factory=list)
+    images: list[dict] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+    untypeset_math: list[str] = field(default_factory=list)
+    text: str = ""
+    final_url: str = ""
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 (the base class's name)
+        pass
+
+
+class _Ids(HTMLParser):
+    """Collects the ``id`` and ``name`` attributes of an HTML document (anchors of a page the browser did not open)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        for key, value in attrs:
+            if key == "id" or (tag == "a" and key == "name"):
+                self.ids.add(value or "")
+
+
+def _pages(html: Path) -> list[str]:
+    """Every HTML page of the built book, relative to ``html``, in a stable order."""
+    return sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html")
+                  if p.relative_to(html).parts[0] not in NOT_PAGES)
+
+
+def _redirect_target(path: Path) -> str | None:
+    """The target of a ``<meta http-equiv="Refresh">`` page (the root index.html of a Jupyter Book), else None."""
+    match = re.search(r'http-equiv="Refresh"[^>]*url=([^"]+)"', path.read_text(errors="replace"), re.IGNORECASE)
+    return match.group(1).strip() if match else None
+
+
+def _keep_local(visit: Visit, origin: str):
+    """A route handler that blocks, and records, every request leaving ``origin`` (a reader offline has no CDN)."""
+
+    def handle(route):
+        url = route.request.url
+        if url.startswith(("http:", "https:")) and urlsplit(url).netloc != origin:
+            visit.external_requests.append(url)
+            route.abort("blockedbyclient")
+        else:
+            route.continue_()
+
+    return handle
+
+
+@pytest.fixture(scope="module")
+def html_root(built_book) -> Path:
+    return built_book / "_build" / "html"
+
+
+@pytest.fixture(scope="module")
+def base_url(html_root):
+    """Serve the built book on 127.0.0.1 (a free port) for the module; stopped at the end."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             functools.partial(_QuietHandler, directory=str(html_root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def screenshot_dir(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("SEEDEXPLAIN_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def visits(html_root, base_url, screenshot_dir) -> dict[str, Visit]:
+    """Open every page of the book in Chromium once; return what each page showed, by path."""
+    origin = urlsplit(base_url).netloc
+    results: dict[str, Visit] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+            for path in _pages(html_root):
+                visit = results[path] = Visit()
+                page = context.new_page()
+
+                page.route("**/*", _keep_local(visit, origin))
+                page.on("console", lambda msg, visit=visit: msg.type == "error" and visit.console_errors.append(
+                    f"{msg.text} (at {msg.location.get('url', '?')}:{msg.location.get('lineNumber', '?')})"))
+                page.on("pageerror", lambda error, visit=visit: visit.page_errors.append(str(error)))
+                page.on("requestfailed", lambda request, visit=visit: visit.failed_requests.append(
+                    f"{request.url}: {request.failure}"))
+                page.on("response", lambda response, visit=visit: response.status >= 400
+                        and visit.failed_requests.append(f"{response.url}: HTTP {response.status}"))
+                response = page.goto(base_url + path, wait_until="load")
+                visit.status = response.status if response else None
+                target = _redirect_target(html_root / path)
+                if target:  # follow the redirect as a reader's browser does
+                    page.wait_for_url(urljoin(base_url + path, target), wait_until="load")
+                page.wait_for_load_state("networkidle")
+                page.evaluate(SETTLE_JS)
+                seen = page.evaluate(INSPECT_JS)
+                visit.images, visit.links = seen["images"], seen["links"]
+                visit.ids, visit.untypeset_math = set(seen["ids"]), seen["untypeset"]
+                visit.text, visit.final_url = page.inner_text("body"), page.url
+                if path in (LANDING, RESULTS):
+                    page.screenshot(path=str(screenshot_dir / (path.replace("/", "_")[:-5] + ".png")),
+                                    full_page=True)
+                page.close()
+        finally:
+            browser.close()
+    return results
+
+
+def _report(problems: dict[str, list[str]]) -> str:
+    return "\n".join(f"{page}:\n  " + "\n  ".join(items) for page, items in problems.items() if items)
+
+
+def test_every_toc_chapter_is_a_page(html_root, visits, built_book):
+    import yaml  # installed with jupyter-book
+
+    def files(entries):
+        for entry in entries:
+            if "file" in entry:
+                yield entry["file"]
+            for key in ("parts", "chapters", "sections"):
+                yield from files(entry.get(key, []))
+
+    toc = yaml.safe_load((built_book / "_toc.yml").read_text())
+    chapters = [toc["root"], *files(toc.get("parts", []) + toc.get("chapters", []))]
+    missing = [c for c in chapters if f"{Path(c).with_suffix('')}.html" not in visits]
+    assert not missing, f"chapters of _toc.yml without a page: {missing}"
+    assert LANDING in visits and RESULTS in visits
+
+
+def test_every_page_loads(visits):
+    bad = {p: [f"HTTP {v.status}"] for p, v in visits.items() if v.status != 200}
+    assert not bad, _report(bad)
+
+
+def test_no_console_error_page_error_or_failed_request(visits):
+    problems = {p: [f"console error: {e}" for e in v.console_errors] + [f"page error: {e}" for e in v.page_errors]
+                + [f"failed request: {e}" for e in v.failed_requests] for p, v in visits.items()}
+    assert not any(problems.values()), _report(problems)
+
+
+def test_no_request_leaves_the_machine(visits):
+    """A reader offline sees the same book: no CDN script, font or stylesheet (MathJax must be served locally)."""
+    problems = {p: [f"external request: {u}" for u in v.external_requests] for p, v in visits.items()}
+    assert not any(problems.values()), _report(problems)
+
+
+def test_every_image_rendered(visits):
+    problems = {p: [f"image not rendered: {i['src']}" for i in v.images if not i["width"] > 0]
+                for p, v in visits.items()}
+    assert not any(problems.values()), _report(problems)
+
+
+def test_every_equation_typeset(visits):
+    problems = {p: [f"equation not typeset by MathJax: {m}" for m in v.untypeset_math] for p, v in visits.items()}
+    assert not any(problems.values()), _report(problems)
+
+
+def test_every_internal_link_and_anchor_resolves(visits, base_url):
+    origin = urlsplit(base_url).netloc
+    by_url = {v.final_url: v for v in visits.values()} | {base_url + p: v for p, v in visits.items()}
+    fetched: dict[str, tuple[int, set[str] | None]] = {}
+
+    def fetch(url: str) -> tuple[int, set[str] | None]:
+        if url not in fetched:
+            try:
+                with urllib.request.urlopen(url, timeout=30) as response:
+                    status, body = response.status, response.read()
+                    html = response.headers.get_content_type() == "text/html"
+            except urllib.error.HTTPError as error:
+                status, body, html = error.code, b"", False
+            ids = None
+            if html:
+                parser = _Ids()
+                parser.feed(body.decode(errors="replace"))
+                ids = parser.ids
+            fetched[url] = (status, ids)
+        return fetched[url]
+
+    problems: dict[str, list[str]] = {}
+    for page, visit in visits.items():
+        for link in sorted(set(visit.links)):
+            if urlsplit(link).scheme not in ("http", "https") or urlsplit(link).netloc != origin:
+                continue
+            url, anchor = urldefrag(link)
+            status, ids = fetch(url)
+            if status != 200:
+                problems.setdefault(page, []).append(f"broken link: {link} (HTTP {status})")
+            elif anchor:
+                target_ids = by_url[url].ids if url in by_url else ids
+                if target_ids is None or anchor not in target_ids:
+                    problems.setdefault(page, []).append(f"missing anchor: {link}")
+    assert not problems, _report(problems)
+
+
+def test_results_page_shows_glued_numbers(visits):
+    text = visits[RESULTS].text
+    rows = [line for line in text.splitlines() if line.startswith(("fine-tuned MiniLM", "logistic regression"))]
+    assert len(rows) == 2, f"accuracy table rows not found on {RESULTS}:\n{text[:2000]}"
+    for row in rows:  # mean ± sd on short texts, then on long texts, three decimals each
+        assert len(re.findall(r"\d\.\d{3}\s*±\s*\d\.\d{3}", row)) == 2, f"accuracy row without glued numbers: {row}"
+    assert re.search(r"median SNR of the logistic regression is\s+\d+\.\d{2}", text), "median SNR not glued"
+    assert sum(1 for image in visits[RESULTS].images if image["width"] > 0) >= 2, "glued figures missing"
+
+
+def test_screenshots_saved(visits, screenshot_dir):
+    for path in (LANDING, RESULTS):
+        shot = screenshot_dir / (path.replace("/", "_")[:-5] + ".png")
+        assert shot.is_file() and shot.stat().st_size > 10_000, f"screenshot missing or empty: {shot}"

@@ -1,0 +1,181 @@
+"""Definitions A, B and C against hand-computed values and the planted truth of the synthetic generator."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seedexplain.snr import (
+    SCALES,
+    corpus_snr,
+    scale_columns,
+    snr_vs_n_seeds,
+    stack_texts,
+    stacked_snr,
+    text_snr,
+    texts_snr,
+)
+from seedexplain.synthetic import planted_explanations, recovery_table
+
+# m = (2, 2, 5), v = (2, 0, 2): N = 4/3, S_naive = 3, S* = 3 - (4/3)/2 = 7/3.
+HAND = np.array([[1.0, 3.0], [2.0, 2.0], [6.0, 4.0]])
+
+
+def test_text_snr_hand_example():
+    r = text_snr(HAND)
+    assert (r.n_words, r.n_seeds) == (3, 2)
+    assert r.noise == pytest.approx(4 / 3)
+    assert r.signal_naive == pytest.approx(3.0)
+    assert r.signal == pytest.approx(7 / 3)
+    assert r.snr == pytest.approx(7 / 4)
+    assert r.snr_naive == pytest.approx(9 / 4)
+
+
+def test_text_snr_matches_the_equations():
+    a = np.random.default_rng(0).normal(size=(17, 6)) * 3 + 100  # a large offset must not cost precision
+    m, v = a.mean(axis=1), a.var(axis=1, ddof=1)
+    r = text_snr(a)
+    assert r.noise == pytest.approx(v.mean(), rel=1e-10)
+    assert r.signal_naive == pytest.approx(m.var(ddof=1), rel=1e-10)
+    assert r.signal == pytest.approx(m.var(ddof=1) - v.mean() / 6, rel=1e-10)
+
+
+def test_corrected_signal_recovers_the_truth_and_naive_is_biased_by_noise_over_seeds():
+    table = recovery_table(3000, 20, [10], signal_var=1.0, noise_var=1.0, rng=1)
+    true_signal = table.true_signal.mean()
+    assert abs(table.signal.mean() / true_signal - 1) < 0.05
+    assert table.noise.mean() == pytest.approx(1.0, rel=0.02)
+    naive_excess = table.signal_naive.mean() - true_signal
+    assert naive_excess == pytest.approx(1.0 / 10, rel=0.25)  # E[S_naive] - S = N / S
+    assert table.signal_naive.mean() / true_signal - 1 > 0.07
+    assert table.snr.median() == pytest.approx(table.true_snr.median(), rel=0.05)
+
+
+def test_texts_snr_equals_text_snr_for_every_scale():
+    arrays = planted_explanations(20, range(1, 9), 4, 1.0, 0.5, rng=2, scale_jitter=0.3).arrays
+    for scale in SCALES:
+        frame = texts_snr(arrays, scale=scale)
+        assert list(frame.columns) == ["signal", "signal_naive", "noise", "snr", "snr_naive", "n_words"]
+        expected = pd.DataFrame([text_snr(a, scale=scale).__dict__ for a in arrays])
+        for column in ("signal", "signal_naive", "noise", "snr", "snr_naive", "n_words"):
+            np.testing.assert_allclose(frame[column], expected[column], rtol=1e-9, atol=1e-12)
+
+
+def test_scale_columns_normalise_each_seed():
+    a = np.array([[1.0, -2.0, 0.0], [3.0, 4.0, 0.0], [-4.0, 2.0, 0.0]])
+    np.testing.assert_allclose(np.abs(scale_columns(a, "l1")).sum(axis=0), [1, 1, 0])
+    np.testing.assert_allclose(np.sqrt((scale_columns(a, "l2") ** 2).sum(axis=0)), [1, 1, 0])
+    z = scale_columns(a, "zscore")
+    np.testing.assert_allclose(z.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(z.std(axis=0), [1, 1, 0])
+    np.testing.assert_array_equal(scale_columns(a, "raw"), a)
+
+
+def test_definition_b_removes_pure_seed_scale_noise():
+    arrays = planted_explanations(50, 15, 5, signal_var=1.0, noise_var=0.0, rng=3, scale_jitter=0.5).arrays
+    raw = texts_snr(arrays, scale="raw")
+    assert (raw.noise > 0.01 * raw.signal).all()
+    for scale in ("l1", "l2", "zscore"):
+        scaled = texts_snr(arrays, scale=scale)
+        assert (scaled.noise < 1e-20 * scaled.signal).all()
+
+
+def test_text_snr_edge_cases():
+    one_word = text_snr(np.array([[1.0, 2.0, 4.0]]))
+    assert np.isnan(one_word.signal) and np.isnan(one_word.snr) and np.isnan(one_word.signal_naive)
+    assert one_word.noise == pytest.approx(7 / 3)
+    assert text_snr(np.array([[1.0, 1.0], [2.0, 2.0]])).snr == np.inf
+    assert np.isnan(text_snr(np.full((4, 3), 0.7)).snr)
+    with pytest.raises(ValueError, match=r"a has shape \(5, 1\): at least 2 seeds"):
+        text_snr(np.ones((5, 1)))
+    with pytest.raises(ValueError, match=r"a must be a 2-D array .* got shape \(5,\)"):
+        text_snr(np.ones(5))
+    with pytest.raises(ValueError, match="a contains 1 non-finite values"):
+        text_snr(np.array([[1.0, np.nan], [2.0, 3.0]]))
+    with pytest.raises(ValueError, match=r"a has shape \(0, 3\): a text needs at least 1 word"):
+        text_snr(np.ones((0, 3)))
+    with pytest.raises(ValueError, match="scale='foo' is not one of 'raw', 'l1', 'l2', 'zscore'"):
+        text_snr(HAND, scale="foo")
+
+
+def test_corpus_errors_name_the_text():
+    good = np.ones((3, 2))
+    with pytest.raises(ValueError, match=r"arrays\[1\] contains 1 non-finite"):
+        texts_snr([good, np.array([[1.0, np.inf]])])
+    with pytest.raises(ValueError, match=r"arrays\[1\] has shape \(3, 3\) but arrays\[0\] has 2 seeds"):
+        texts_snr([good, np.ones((3, 3))])
+    with pytest.raises(ValueError, match="arrays is empty"):
+        texts_snr([])
+
+
+def test_corpus_snr_hand_example():
+    # Type "a" occurs twice (per-seed means (2, 4)), "b" and "c" once: M = [[2, 4], [0, 2], [4, 4]].
+    arrays = [np.array([[1.0, 3.0], [0.0, 2.0]]), np.array([[3.0, 5.0], [4.0, 4.0]])]
+    words = [["A", "b"], ["a", "c"]]
+    r = corpus_snr(arrays, words, min_count=1)
+    assert r.n_types == 3 and r.n_seeds == 2
+    assert r.noise == pytest.approx(4 / 3)
+    assert r.signal_naive == pytest.approx(7 / 3)
+    assert r.signal == pytest.approx(5 / 3)
+    assert r.snr == pytest.approx(5 / 4)
+    assert r.types.loc["a", "count"] == 2 and r.types.loc["a", "mean"] == pytest.approx(3.0)
+    only_a = corpus_snr(arrays, words, min_count=2)
+    assert only_a.n_types == 1 and np.isnan(only_a.signal) and only_a.noise == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="no word type occurs at least min_count=3 times"):
+        corpus_snr(arrays, words, min_count=3)
+    with pytest.raises(ValueError, match=r"words\[1\] has 1 words but arrays\[1\] has 2 rows"):
+        corpus_snr(arrays, [["A", "b"], ["a"]])
+
+
+def test_corpus_snr_recovers_planted_type_effects():
+    corpus = planted_explanations(1500, 20, 10, signal_var=1.0, noise_var=1.0, rng=4, words=True, n_types=100)
+    r = corpus_snr(corpus.arrays, corpus.words, min_count=5)
+    effects = corpus.type_effects.loc[r.types.index]
+    assert r.signal == pytest.approx(effects.var(ddof=1), rel=0.05)
+    # A type's seed mean averages `count` occurrences: its variance over seeds is noise_var / count.
+    assert (r.types["var"] * r.types["count"]).mean() == pytest.approx(1.0, rel=0.1)
+    assert r.noise == pytest.approx((1.0 / r.types["count"]).mean(), rel=0.2)
+    assert r.signal_naive > r.signal
+
+
+def test_stacked_snr_weights_select_and_duplicate_seeds():
+    x, lengths = stack_texts(planted_explanations(5, 6, 4, 1.0, 1.0, rng=5).arrays)
+    subset = stacked_snr(x, lengths, seed_weights=np.array([[1, 0, 1, 1]]))
+    direct = stacked_snr(x[:, [0, 2, 3]], lengths)
+    for key in direct:
+        np.testing.assert_allclose(subset[key][:, 0], direct[key])
+    # Counts (2, 1, 1, 0) are reliability weights: V1 = 4, V2 = 6, v_w = sum c (a - m)^2 / (V1 - V2 / V1).
+    c = np.array([2.0, 1.0, 1.0, 0.0])
+    dup = stacked_snr(x, lengths, seed_weights=c[None])
+    m = x @ c / 4
+    v = ((x - m[:, None]) ** 2) @ c / (4 - 6 / 4)
+    np.testing.assert_allclose(dup["noise"][:, 0], v.reshape(5, 6).mean(axis=1))
+    np.testing.assert_allclose(dup["signal"][:, 0], dup["signal_naive"][:, 0] - dup["noise"][:, 0] * 6 / 16)
+    with pytest.raises(ValueError, match=r"seed_weights must be a non-negative array of shape \(n_resamples, 4\)"):
+        stacked_snr(x, lengths, seed_weights=np.ones((2, 3)))
+
+
+def test_snr_vs_n_seeds_naive_falls_to_the_corrected_value():
+    arrays = planted_explanations(200, 20, 10, 1.0, 1.0, rng=6).arrays
+    curve = snr_vs_n_seeds(arrays, n_seeds_grid=[2, 5, 10], n_resamples=20, rng=0)
+    assert list(curve.columns[:2]) == ["n_seeds", "resample"] and len(curve) == 60
+    by_s = curve.groupby("n_seeds").mean()
+    assert by_s.median_snr_naive.is_monotonic_decreasing
+    assert by_s.median_snr_naive[2] > 1.3 * by_s.median_snr[2]
+    assert by_s.median_snr.max() / by_s.median_snr.min() < 1.15
+    assert curve[curve.n_seeds == 10].median_snr.nunique() == 1  # every 10-subset is all the seeds
+    pd.testing.assert_frame_equal(curve, snr_vs_n_seeds(arrays, n_seeds_grid=[2, 5, 10], n_resamples=20, rng=0))
+    with pytest.raises(ValueError, match=r"n_seeds_grid contains 11; values must be in 2\.\.10"):
+        snr_vs_n_seeds(arrays, n_seeds_grid=[11], n_resamples=2, rng=0)
+
+
+def test_all_per_text_statistics_of_1000_texts_take_under_a_second():
+    corpus = planted_explanations(1000, range(15, 41), 10, 1.0, 1.0, rng=7, words=True)
+    start = time.perf_counter()
+    for scale in SCALES:
+        texts_snr(corpus.arrays, scale=scale)
+    corpus_snr(corpus.arrays, corpus.words)
+    assert time.perf_counter() - start < 1.0
