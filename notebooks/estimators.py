@@ -29,13 +29,14 @@ n_words_max = 40
 signal_var = 1.0
 noise_var = 1.0
 noise_spread = 0.5
+figures = "../book/figures"  # where the book picks up this notebook's figures
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 from myst_nb import glue
 
-from seedexplain import synthetic
+from seedexplain import plots, synthetic
 
 if profile == "quick":  # a smoke run: the same figures from fewer repetitions
     n_texts, n_texts_coverage, n_reps, n_resamples = 100, 50, 30, 100
@@ -64,7 +65,7 @@ for row, (s, group) in zip(axes, recovery.groupby("n_seeds")):
     row[0].set_ylabel("estimate")
 axes[0, 0].legend(frameon=False, markerscale=3)
 fig.tight_layout()
-glue("fig_recovery", fig, display=False)
+plots.save_figure(fig, "estimators_recovery", figures)
 plt.show()
 
 # %% [markdown]
@@ -79,10 +80,10 @@ ax.plot(bias.index, bias.bias_corrected, "o-", color="C0", label="bias-corrected
 ax.axhline(0, color="k", lw=0.5)
 ax.set(xlabel="number of seeds S", ylabel="relative bias of the mean signal")
 ax.legend(frameon=False)
-for s in (3, n_seeds):
+for s in (3, 10):
     glue(f"bias_naive_s{s}", float(bias.bias_naive[s]), display=False)
     glue(f"bias_corrected_s{s}", float(bias.bias_corrected[s]), display=False)
-glue("fig_bias", fig, display=False)
+plots.save_figure(fig, "estimators_bias", figures)
 plt.show()
 
 # %% [markdown]
@@ -101,7 +102,7 @@ ax.set(ylim=(0.7, 1.04), xlabel="resampled", ylabel=f"coverage over {n_reps} cor
 ax.set_title("95% intervals; grey: 0.95 ± Monte Carlo error", fontsize=10)
 for over, value in rate.items():
     glue(f"coverage_{over}", float(value), display=False)
-glue("fig_coverage", fig, display=False)
+plots.save_figure(fig, "estimators_coverage", figures)
 plt.show()
 
 # %% [markdown]
@@ -119,5 +120,5 @@ at = jitter[jitter.jitter == 0.5].set_index("scale")
 for scale in ("raw", "l2", "zscore"):
     glue(f"snr_{scale}_jitter", float(at.median_snr[scale]), display=False)
 glue("snr_true_jitter", float(at.median_true_snr.iloc[0]), display=False)
-glue("fig_scale", fig, display=False)
+plots.save_figure(fig, "estimators_scale", figures)
 plt.show()

@@ -11,8 +11,9 @@
 # %% [markdown]
 # # Signal, noise and SNR across seeds: short and long texts
 #
-# Trains `n_seeds` copies of the fine-tuned transformer and of the logistic regression (same data, seeds only
-# differ), explains every test text with each copy, and measures per-text signal, noise and SNR (definition A).
+# Trains `n_seeds` copies of the fine-tuned transformer and of the logistic regression (same data, only the seeds
+# differ), explains every test text with each copy, and measures per-text signal, noise and SNR (definitions A, B
+# and C), with bootstrap confidence intervals, paired tests and the dependence on the number of seeds.
 
 # %% tags=["parameters"]
 profile = "full"
@@ -22,6 +23,7 @@ dataset = "subjectivity"
 method = "grad_x_input"
 artifacts = "../artifacts"
 figures = "../book/figures"  # where the book picks up this notebook's figures
+n_resamples = 1000
 
 # %%
 import logging
@@ -29,50 +31,82 @@ import logging
 import matplotlib.pyplot as plt
 from myst_nb import glue
 
-from seedexplain import pipeline, plots
+from seedexplain import pipeline, plots, report
 from seedexplain.config import make_config
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 overrides = {} if n_seeds is None else {"n_seeds": n_seeds}
 config = make_config(profile, seed=seed, dataset=dataset, method=method, artifacts=artifacts, **overrides)
 results = pipeline.run(config)
+glue("n_seeds", config.n_seeds, display=False)
 config
+
+# %% [markdown]
+# ## Data
+
+# %%
+data = report.data_summary(results)
+report.glue_frame(data, ["split"], "data")
+data
 
 # %% [markdown]
 # ## Accuracy of every seed
 
 # %%
-accuracy = results.accuracy.pivot_table(index=["family", "seed"], columns="split", values="accuracy")
-for (family, split), values in results.accuracy.groupby(["family", "split"]).accuracy:
-    glue(f"acc_{family}_{split}_mean", float(values.mean()), display=False)
-    glue(f"acc_{family}_{split}_sd", float(values.std(ddof=1)), display=False)
-glue("n_seeds", config.n_seeds, display=False)
-accuracy.round(3)
+accuracy = results.accuracy.groupby(["family", "split"]).accuracy.agg(["mean", "std", "min", "max"]).reset_index()
+report.glue_frame(accuracy, ["family", "split"], "acc")
+train_seconds = results.accuracy.drop_duplicates(["family", "seed"]).groupby("family").train_seconds.mean()
+glue("train_seconds_transformer", float(train_seconds["transformer"]), display=False)
+results.accuracy.pivot_table(index=["family", "seed"], columns="split", values="accuracy").round(3)
 
 # %% [markdown]
-# ## Per-text signal, noise and SNR
+# ## One text, every seed
+
+# %%
+example = report.example_text(results)
+short = {family: results.explanations(family, "test_short") for family in pipeline.FAMILIES}
+attributions = {family: short[family][example].attributions for family in pipeline.FAMILIES}
+fig = plots.word_heatmap(short["linear"][example].words, attributions)
+plots.save_figure(fig, "word_heatmap", figures)
+plt.show()
+
+# %%
+fig = plots.word_distributions(short["linear"][example].words, attributions)
+plots.save_figure(fig, "word_distributions", figures)
+plt.show()
+
+# %% [markdown]
+# ## Per-text signal, noise and SNR (definition A)
 
 # %%
 table = results.snr_table()
-summary = table.groupby(["family", "split"])[["signal", "noise", "snr", "snr_naive", "n_words"]].median()
-for (family, split), row in summary.iterrows():
-    for column in ("signal", "noise", "snr", "n_words"):
-        glue(f"median_{column}_{family}_{split}", float(row[column]), display=False)
-summary
-
-# %%
 fig = plots.snr_boxplots(table)
 plots.save_figure(fig, "snr_boxplots", figures)
 plt.show()
 
 # %% [markdown]
-# ## One text, every seed, both families
+# ## Medians with bootstrap CIs (definitions A, B, C) and paired tests
 
 # %%
-short = {family: results.explanations(family, "test_short") for family in pipeline.FAMILIES}
-example = int(table.query("family == 'transformer' and split == 'test_short'").n_words.sub(18).abs().idxmin())
-example = int(table.loc[example, "text"])
-fig = plots.word_heatmap(short["linear"][example].words,
-                         {family: short[family][example].attributions for family in pipeline.FAMILIES})
-plots.save_figure(fig, "word_heatmap", figures)
+summary = report.snr_summary(results, n_resamples=n_resamples)
+report.glue_frame(summary, ["definition", "family", "split"], "snr")
+summary.round(3)
+
+# %%
+tests = report.family_tests(results)
+report.glue_frame(tests, ["split", "definition", "test"], "test")
+tests.round(4)
+
+# %% [markdown]
+# ## Agreement between seeds and SNR against the number of seeds
+
+# %%
+agreement = report.agreement_summary(results)
+report.glue_frame(agreement, ["family", "split"], "agree")
+agreement.round(3)
+
+# %%
+curve = report.seed_curve(results)
+fig = plots.seed_curve(curve)
+plots.save_figure(fig, "seed_curve", figures)
 plt.show()

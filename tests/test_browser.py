@@ -61,12 +61,15 @@ SETTLE_JS = """async () => {
     await window.MathJax.startup.promise;
   }
 }"""
-INSPECT_JS = """() => ({
+INSPECT_JS = r"""() => ({
   images: Array.from(document.images).map(i => ({src: i.currentSrc || i.src, width: i.naturalWidth})),
   links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
   ids: Array.from(document.querySelectorAll('[id], a[name]')).map(e => e.id || e.getAttribute('name')),
   untypeset: Array.from(document.querySelectorAll('.math')).filter(m => !m.querySelector('mjx-container'))
     .map(m => m.textContent.trim().slice(0, 80)),
+  rows: Array.from(document.querySelectorAll('table tr'))
+    .map(tr => Array.from(tr.cells).map(c => c.textContent.replace(/\s+/g, ' ').trim())),
+  pasted: Array.from(document.querySelectorAll('.pasted-text')).map(e => e.textContent.trim()),
 })"""
 
 
@@ -83,6 +86,8 @@ class Visit:
     links: list[str] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
     untypeset_math: list[str] = field(default_factory=list)
+    table_rows: list[list[str]] = field(default_factory=list)
+    pasted: list[str] = field(default_factory=list)
     text: str = ""
     final_url: str = ""
 
@@ -189,6 +194,7 @@ def visits(html_root, base_url, screenshot_dir) -> dict[str, Visit]:
                 seen = page.evaluate(INSPECT_JS)
                 visit.images, visit.links = seen["images"], seen["links"]
                 visit.ids, visit.untypeset_math = set(seen["ids"]), seen["untypeset"]
+                visit.table_rows, visit.pasted = seen["rows"], seen["pasted"]
                 visit.text, visit.final_url = page.inner_text("body"), page.url
                 if path in (LANDING, RESULTS):
                     page.screenshot(path=str(screenshot_dir / (path.replace("/", "_")[:-5] + ".png")),
@@ -200,6 +206,7 @@ def visits(html_root, base_url, screenshot_dir) -> dict[str, Visit]:
 
 
 def _report(problems: dict[str, list[str]]) -> str:
+    """One line per problem, grouped by page; empty when there is none."""
     return "\n".join(f"{page}:\n  " + "\n  ".join(items) for page, items in problems.items() if items)
 
 
@@ -222,30 +229,35 @@ def test_every_toc_chapter_is_a_page(html_root, visits, built_book):
 
 def test_every_page_loads(visits):
     bad = {p: [f"HTTP {v.status}"] for p, v in visits.items() if v.status != 200}
-    assert not bad, _report(bad)
+    report = _report(bad)
+    assert not report, "\n" + report
 
 
 def test_no_console_error_page_error_or_failed_request(visits):
     problems = {p: [f"console error: {e}" for e in v.console_errors] + [f"page error: {e}" for e in v.page_errors]
                 + [f"failed request: {e}" for e in v.failed_requests] for p, v in visits.items()}
-    assert not any(problems.values()), _report(problems)
+    report = _report(problems)
+    assert not report, "\n" + report
 
 
 def test_no_request_leaves_the_machine(visits):
     """A reader offline sees the same book: no CDN script, font or stylesheet (MathJax must be served locally)."""
     problems = {p: [f"external request: {u}" for u in v.external_requests] for p, v in visits.items()}
-    assert not any(problems.values()), _report(problems)
+    report = _report(problems)
+    assert not report, "\n" + report
 
 
 def test_every_image_rendered(visits):
     problems = {p: [f"image not rendered: {i['src']}" for i in v.images if not i["width"] > 0]
                 for p, v in visits.items()}
-    assert not any(problems.values()), _report(problems)
+    report = _report(problems)
+    assert not report, "\n" + report
 
 
 def test_every_equation_typeset(visits):
     problems = {p: [f"equation not typeset by MathJax: {m}" for m in v.untypeset_math] for p, v in visits.items()}
-    assert not any(problems.values()), _report(problems)
+    report = _report(problems)
+    assert not report, "\n" + report
 
 
 def test_every_internal_link_and_anchor_resolves(visits, base_url):
@@ -282,17 +294,22 @@ def test_every_internal_link_and_anchor_resolves(visits, base_url):
                 target_ids = by_url[url].ids if url in by_url else ids
                 if target_ids is None or anchor not in target_ids:
                     problems.setdefault(page, []).append(f"missing anchor: {link}")
-    assert not problems, _report(problems)
+    report = _report(problems)
+    assert not report, "\n" + report
 
 
 def test_results_page_shows_glued_numbers(visits):
-    text = visits[RESULTS].text
-    rows = [line for line in text.splitlines() if line.startswith(("fine-tuned MiniLM", "logistic regression"))]
-    assert len(rows) == 2, f"accuracy table rows not found on {RESULTS}:\n{text[:2000]}"
-    for row in rows:  # mean ± sd on short texts, then on long texts, three decimals each
-        assert len(re.findall(r"\d\.\d{3}\s*±\s*\d\.\d{3}", row)) == 2, f"accuracy row without glued numbers: {row}"
-    assert re.search(r"median SNR of the logistic regression is\s+\d+\.\d{2}", text), "median SNR not glued"
-    assert sum(1 for image in visits[RESULTS].images if image["width"] > 0) >= 2, "glued figures missing"
+    results = visits[RESULTS]
+    rows = {row[0]: row[1:] for row in results.table_rows if row}
+    for model in ("fine-tuned MiniLM", "logistic regression"):  # mean ± sd on short, then long texts
+        assert model in rows, f"accuracy table row {model!r} not on {RESULTS}: {results.table_rows}"
+        assert len(rows[model]) == 2, f"accuracy table row of {model} has not two cells: {rows[model]}"
+        for cell in rows[model]:
+            assert re.fullmatch(r"\d\.\d{3} ± \d\.\d{3}", cell), f"accuracy of {model} not glued: {cell!r}"
+    assert len(results.pasted) >= 8, f"too few glued values on {RESULTS}: {results.pasted}"
+    not_numbers = [value for value in results.pasted if not re.fullmatch(r"-?\d+(\.\d+)?", value)]
+    assert not not_numbers, f"glued values that are not numbers on {RESULTS}: {not_numbers}"
+    assert sum(1 for image in results.images if image["width"] > 0) >= 2, "figures missing on the results page"
 
 
 def test_screenshots_saved(visits, screenshot_dir):

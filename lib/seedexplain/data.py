@@ -183,3 +183,14 @@ def synthetic_dataset(n_train: int, n_test_short: int, n_test_long: int, long_k:
 
     return Dataset("synthetic", split(n_train, 1, "train"), split(n_test_short, 1, "short"),
                    split(n_test_long, long_k, "long"))
+
+
+def sentence_starts(text: str) -> list[int]:
+    """Return the index (in :func:`seedexplain.words.segment` order) of the first word of every sentence of ``text``.
+
+    Sentences are cut as in the corpus preparation (after ``.``, ``!`` or ``?`` followed by a capital, a digit or
+    a quote), so a long text's starts are the short units it was built from, where those were plot sentences.
+    """
+    starts = [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
+    word_starts = [w.start for w in segment(text)]
+    return sorted({int(np.searchsorted(word_starts, s)) for s in starts if s < len(text)} - {len(word_starts)})

@@ -87,3 +87,72 @@ def save_figure(fig: Figure, name: str, folder: str) -> Path:
     fig.savefig(tmp, dpi=150, bbox_inches="tight")
     os.replace(tmp, path)
     return path
+
+
+def seed_curve(curve: pd.DataFrame) -> Figure:
+    """Return median-over-texts SNR against the number of seeds S (median and range over seed subsets).
+
+    ``curve`` comes from :func:`seedexplain.report.seed_curve`: columns ``family``, ``n_seeds``, ``median_snr``,
+    ``median_snr_naive``. The naive ratio is dashed: its upward bias shrinks as S grows.
+    """
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for family, part in curve.groupby("family"):
+        for column, style in (("median_snr", "-"), ("median_snr_naive", "--")):
+            stats = part.groupby("n_seeds")[column].agg(["median", "min", "max"])
+            label = FAMILY_LABELS[family] + (" (naive)" if column.endswith("naive") else "")
+            ax.plot(stats.index, stats["median"], style, color=COLOURS[family], label=label)
+            if column == "median_snr":
+                ax.fill_between(stats.index, stats["min"], stats["max"], color=COLOURS[family], alpha=0.15)
+    ax.set_yscale("log")
+    ax.set_xlabel("number of seeds S")
+    ax.set_ylabel("median SNR over texts")
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def word_distributions(words: tuple[str, ...], attributions: Mapping[str, np.ndarray]) -> Figure:
+    """Return, for one text, boxplots over seeds of every word's attribution, one panel per family.
+
+    ``attributions`` maps a family to its (n_words, n_seeds) array. A word whose box straddles zero has no
+    stable sign across seeds.
+    """
+    families = [f for f in FAMILY_LABELS if f in attributions]
+    fig, axes = plt.subplots(1, len(families), figsize=(max(6.0, 0.3 * len(words)) * len(families) / 1.5, 3.4),
+                             squeeze=False)
+    for ax, family in zip(axes[0], families):
+        a = np.asarray(attributions[family], dtype=float)
+        parts = ax.boxplot(a.T, patch_artist=True, showfliers=True, widths=0.6)
+        for box in parts["boxes"]:
+            box.set_facecolor(COLOURS[family])
+            box.set_alpha(0.6)
+        ax.axhline(0, color="black", lw=0.5)
+        ax.set_xticks(range(1, len(words) + 1), words, rotation=90, fontsize=8)
+        ax.set_title(FAMILY_LABELS[family], fontsize=10)
+    axes[0, 0].set_ylabel("attribution across seeds")
+    fig.tight_layout()
+    return fig
+
+
+def snr_vs_cost(summary: pd.DataFrame) -> Figure:
+    """Return median SNR against median reading cost (bits) per explanation format, one panel per split.
+
+    ``summary`` comes from :func:`seedexplain.report.tradeoff_summary`. Points up and to the left are formats
+    that are more stable across seeds and cheaper to read.
+    """
+    splits = [s for s in SPLIT_LABELS if s in set(summary.split)]
+    fig, axes = plt.subplots(1, len(splits), figsize=(5.2 * len(splits), 4.0), squeeze=False, sharey=True)
+    for ax, split in zip(axes[0], splits):
+        for family, part in summary[summary.split == split].groupby("family"):
+            ax.scatter(part.bits, part.snr.clip(lower=1e-3), color=COLOURS[family], label=FAMILY_LABELS[family])
+            for _, row in part.iterrows():
+                ax.annotate(row["label"].replace("_", " "), (row.bits, max(row.snr, 1e-3)), fontsize=7,
+                            xytext=(3, 2), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("reading cost (bits, median over texts)")
+        ax.set_title(SPLIT_LABELS[split], fontsize=10)
+    axes[0, 0].set_ylabel("median SNR over texts")
+    axes[0, 0].legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig

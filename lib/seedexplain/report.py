@@ -1,0 +1,165 @@
+"""Tables the book quotes, computed from a run's explanations, and a helper to glue them into a notebook.
+
+Definitions: "A" raw per-text SNR, "B" the same after L2-normalising each (text, seed) explanation (a seed that only
+rescales its explanation adds no noise), "C" corpus level over word types (see :mod:`seedexplain.snr`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from seedexplain.pipeline import FAMILIES, SPLITS, Results
+from seedexplain.snr import corpus_snr, snr_vs_n_seeds, texts_snr
+from seedexplain.stats import bootstrap_ci, paired_comparison, texts_agreement
+
+DEFINITIONS = {"A": "raw", "B": "l2"}
+"""Per-text definitions and the column scaling each applies."""
+
+
+def arrays_of(results: Results, family: str, split: str) -> list[np.ndarray]:
+    """Return the (n_words, n_seeds) explanation arrays of every text of ``split`` for ``family``."""
+    return [e.attributions for e in results.explanations(family, split)]
+
+
+def snr_summary(results: Results, *, n_resamples: int = 1000, rng: int = 0) -> pd.DataFrame:
+    """Return, per (definition, family, split), the median per-text SNR with a hierarchical bootstrap 95% CI.
+
+    Rows also hold the median signal and noise, and for definition C the corpus-level SNR (no CI: one value per
+    corpus). The CI resamples texts, then seeds ("both" in :func:`seedexplain.stats.bootstrap_ci`).
+    """
+    rows = []
+    for family in FAMILIES:
+        for split in SPLITS:
+            arrays = arrays_of(results, family, split)
+            for definition, scale in DEFINITIONS.items():
+                table = texts_snr(arrays, scale=scale)
+                ci = bootstrap_ci(arrays, statistic=np.nanmedian, over="both", scale=scale,
+                                  n_resamples=n_resamples, rng=rng)
+                rows.append(dict(definition=definition, family=family, split=split,
+                                 median_snr=float(table.snr.median()), ci_low=ci.low, ci_high=ci.high,
+                                 median_signal=float(table.signal.median()),
+                                 median_noise=float(table.noise.median()), n_texts=len(table)))
+            words = [e.words for e in results.explanations(family, split)]
+            corpus = corpus_snr(arrays, words, min_count=2)
+            rows.append(dict(definition="C", family=family, split=split, median_snr=corpus.snr, ci_low=np.nan,
+                             ci_high=np.nan, median_signal=corpus.signal, median_noise=corpus.noise,
+                             n_texts=len(arrays)))
+    return pd.DataFrame(rows)
+
+
+def family_tests(results: Results) -> pd.DataFrame:
+    """Return paired tests of the linear model's per-text SNR against the transformer's, per split and definition.
+
+    Both families explain the same texts, so each text is a pair: Wilcoxon signed-rank and a sign-flip permutation
+    test (two-sided), with the matched-pairs rank-biserial correlation and the median log ratio of SNRs.
+    """
+    rows = []
+    for split in SPLITS:
+        for definition, scale in DEFINITIONS.items():
+            linear = texts_snr(arrays_of(results, "linear", split), scale=scale).snr.to_numpy()
+            transformer = texts_snr(arrays_of(results, "transformer", split), scale=scale).snr.to_numpy()
+            keep = np.isfinite(linear) & np.isfinite(transformer)
+            for method in ("wilcoxon", "permutation"):
+                test = paired_comparison(linear[keep], transformer[keep], method=method, rng=0)
+                rows.append(dict(split=split, definition=definition, test=method, p_value=test.p_value,
+                                 n_pairs=test.n_pairs, rank_biserial=test.rank_biserial,
+                                 median_log_ratio=test.median_log_ratio,
+                                 share_linear_higher=float(np.mean(linear[keep] > transformer[keep]))))
+    return pd.DataFrame(rows)
+
+
+def seed_curve(results: Results, split: str = "test_short", *, n_resamples: int = 20, rng: int = 0) -> pd.DataFrame:
+    """Return the median SNR (bias-corrected and naive) over texts for subsets of S seeds, S = 2..n_seeds."""
+    frames = []
+    for family in FAMILIES:
+        grid = range(2, results.config.n_seeds + 1)
+        curve = snr_vs_n_seeds(arrays_of(results, family, split), n_seeds_grid=grid, n_resamples=n_resamples,
+                               rng=rng)
+        frames.append(curve.assign(family=family))
+    return pd.concat(frames, ignore_index=True)
+
+
+def agreement_summary(results: Results, *, k: int = 3) -> pd.DataFrame:
+    """Return the median over texts of between-seed Spearman, Kendall and top-``k`` overlap, per family and split."""
+    rows = []
+    for family in FAMILIES:
+        for split in SPLITS:
+            table = texts_agreement(arrays_of(results, family, split), k=k)
+            rows.append(dict(family=family, split=split, **table.median(numeric_only=True).to_dict()))
+    return pd.DataFrame(rows)
+
+
+def glue_frame(frame: pd.DataFrame, keys: Iterable[str], prefix: str) -> None:
+    """Glue every numeric cell of ``frame`` as ``<prefix>_<key values>_<column>`` (plain floats, not displayed).
+
+    ``keys`` are the columns that identify a row; e.g. keys ("family", "split") and column "median_snr" give
+    ``<prefix>_linear_test_short_median_snr``.
+    """
+    from myst_nb import glue
+
+    keys = list(keys)
+    for _, row in frame.iterrows():
+        name = "_".join([prefix, *(str(row[k]) for k in keys)])
+        for column, value in row.items():
+            if column not in keys and isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+                glue(f"{name}_{column}", float(value), display=False)
+
+
+def data_summary(results: Results) -> pd.DataFrame:
+    """Return per split: number of texts, of each class, of movies, and the median and mean words per text."""
+    from seedexplain.data import LABEL_NAMES, n_words
+    from seedexplain.pipeline import dataset
+
+    data = dataset(results.config)
+    rows = []
+    for split in ("train", *SPLITS):
+        part = data.split(split)
+        lengths = np.array([n_words(t) for t in part.texts])
+        counts = np.bincount(part.labels, minlength=len(LABEL_NAMES))
+        classes = {f"n_{name}": int(c) for name, c in zip(LABEL_NAMES, counts)}
+        rows.append(dict(split=split, n_texts=len(part), **classes,
+                         n_movies=len(set(part.groups)), median_words=float(np.median(lengths)),
+                         mean_words=float(lengths.mean())))
+    return pd.DataFrame(rows)
+
+
+def example_text(results: Results, split: str = "test_short", *, target_words: int = 18) -> int:
+    """Return the index of the first text of ``split`` whose number of explained words is closest to the target."""
+    lengths = np.array([len(e.words) for e in results.explanations("linear", split)])
+    return int(np.argmin(np.abs(lengths - target_words)))
+
+
+TRADEOFF_FORMATS = (("word", {}), ("magnitude", {}), ("ranks", {}), ("centred_square", {}),
+                    ("pairwise_interactions", {}), ("spans", {"k": 2}), ("spans", {"k": 3}), ("spans", {"k": 5}),
+                    ("segments", {}))
+"""Explanation formats compared in the SNR–plausibility-cost tradeoff (``segments`` are sentences)."""
+
+
+def format_tradeoff(results: Results, split: str, *, scale: str = "raw") -> pd.DataFrame:
+    """Return one row per (family, format, text): the SNR of the format's units and its plausibility cost.
+
+    Formats are :data:`TRADEOFF_FORMATS` (see :func:`seedexplain.beyond.format_table`); sentence boundaries come
+    from :func:`seedexplain.data.sentence_starts`, clipped to the explained words.
+    """
+    from seedexplain.beyond import format_table
+    from seedexplain.data import sentence_starts
+
+    frames = []
+    for family in FAMILIES:
+        explanations = results.explanations(family, split)
+        arrays = [e.attributions for e in explanations]
+        boundaries = [[s for s in sentence_starts(e.text) if s < len(e.words)] for e in explanations]
+        for name, options in TRADEOFF_FORMATS:
+            table = format_table(arrays, formats=(name,), boundaries=boundaries, scale=scale, **options)
+            frames.append(table.assign(family=family, split=split))
+    return pd.concat(frames, ignore_index=True)
+
+
+def tradeoff_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Return per (family, split, label): median SNR and median bits (the cost) over texts."""
+    summary = table.groupby(["family", "split", "label"])[["snr", "bits", "n_units"]].median().reset_index()
+    summary["label"] = summary["label"].str.replace(" ", "_").str.replace("=", "")
+    return summary
