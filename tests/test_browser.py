@@ -43,10 +43,7 @@ def _started_under_ci() -> bool:
     return any(entry.startswith(b"CI=") and entry != b"CI=" for entry in initial)
 
 
-if not CHROMIUM.exists():
-    if _started_under_ci():
-        pytest.fail(f"{CHROMIUM} is missing under CI: `make test` must install it (scripts/install-browser.sh)",
-                    pytrace=False)
+if not CHROMIUM.exists() and not _started_under_ci():
     pytest.skip(f"{CHROMIUM} is missing (install it with scripts/install-browser.sh, as root)",
                 allow_module_level=True)
 
@@ -134,6 +131,14 @@ def _keep_local(visit: Visit, origin: str):
             route.continue_()
 
     return handle
+
+
+@pytest.fixture(scope="session", autouse=True)  # session: fail before the (session) book is built
+def chromium_installed() -> None:
+    """Under CI a missing browser is a failure of every test here, not a skip."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing under CI: `make test` must install it (scripts/install-browser.sh)",
+                    pytrace=False)
 
 
 @pytest.fixture(scope="module")
