@@ -21,7 +21,7 @@ profile = "full"
 seed = 0
 artifacts = "../artifacts"
 n_probe_texts = None  # None: 200 training sentences on the quick profile, 1000 on the full one
-n_repeats = 5  # random train/test splits per probe
+n_repeats = 3  # random train/test splits per probe
 n_permutations = 10  # attention permutations per text
 
 # %%
@@ -98,8 +98,9 @@ plt.show()
 # %% [markdown]
 # ## Attention as explanation
 #
-# Per test text: rank agreement of attention with |gradient × input| and |occlusion| (Jain & Wallace's test), and
-# the change of the logit difference when the attention or the words are changed.
+# Per test text: rank agreement of attention with |gradient × input| and with |deletion| (leave-one-word-out
+# occlusion by re-tokenising; Jain & Wallace's test), and the change of the logit difference when the attention
+# or the words are changed.
 
 # %%
 finetuned, tokenizer = models["finetuned"]
@@ -131,7 +132,7 @@ deletions.describe().round(3)
 
 # %%
 randomisation = probing.head_randomization_agreement(
-    finetuned, tokenizer, test_texts, methods=["attention_last", "attention_rollout", "grad_x_input", "occlusion"],
+    finetuned, tokenizer, test_texts, methods=["attention_last", "attention_rollout", "grad_x_input"],
     seed=config.seed + 1000, max_length=config.max_length)
 random_summary = randomisation.groupby("method")[["spearman", "kendall"]].median()
 for method, row in random_summary.iterrows():
@@ -141,16 +142,16 @@ random_summary.round(3)
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
 pairs = list(agreement.groupby(["attention", "reference"]).spearman)
-axes[0].boxplot([values.dropna() for _, values in pairs], vert=False)
+axes[0].boxplot([values.dropna() for _, values in pairs], orientation="horizontal")
 axes[0].set_yticks(range(1, len(pairs) + 1), [f"{a} vs |{r}|" for (a, r), _ in pairs], fontsize=8)
 axes[0].axvline(0, color="grey", lw=0.8)
 axes[0].set(title="attention vs attribution, per text", xlabel="Spearman correlation", xlim=(-1, 1))
-axes[1].boxplot([deletions[c] for c in deletions], vert=False)
+axes[1].boxplot([deletions[c] for c in deletions], orientation="horizontal")
 axes[1].set_yticks(range(1, deletions.shape[1] + 1), [c.removeprefix("delta_") for c in deletions], fontsize=8)
 axes[1].set_xscale("symlog", linthresh=0.01)
 axes[1].set(title="|change of logit difference|, per text", xlabel="|Δf|")
 methods = list(randomisation.groupby("method").spearman)
-axes[2].boxplot([values.dropna() for _, values in methods], vert=False)
+axes[2].boxplot([values.dropna() for _, values in methods], orientation="horizontal")
 axes[2].set_yticks(range(1, len(methods) + 1), [m for m, _ in methods], fontsize=8)
 axes[2].set(title="trained vs random head, per text", xlabel="Spearman correlation", xlim=(-1, 1.05))
 fig.tight_layout()

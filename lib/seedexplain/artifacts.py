@@ -44,6 +44,9 @@ def cached(root: str | os.PathLike, stage: str, params: dict[str, Any], build: C
     if not force and read_meta(final) is not None:
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in final.parent.glob(f".tmp-{final.name}-*"):  # from a killed run of this same artifact
+        log.warning("removing %s, left by an interrupted run", leftover)
+        shutil.rmtree(leftover, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
     try:
         start = time.perf_counter()

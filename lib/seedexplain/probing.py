@@ -14,7 +14,8 @@ argue about, at a size a CPU affords: (i) agreement, per text, between attention
 gradient or occlusion attribution (Spearman and Kendall rank correlations); (ii) what the prediction does when
 the attention is changed — the last layer's [CLS] attention randomly permuted over the words, inside the model —
 compared with deleting the word attention ranks first, the word the reference attribution ranks first, an average
-word, and the most influential word (deletion re-tokenises the text without the word).
+word, and the most influential word (deletion re-tokenises the text without the word); (iii) Adebayo et al.'s
+(2018) model-randomisation check: does the explanation change when the classification head is re-drawn?
 """
 
 from __future__ import annotations
@@ -402,14 +403,16 @@ def permuted_attention_effects(model: PreTrainedModel, tokenizer: PreTrainedToke
 
 def attention_agreement(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], *,
                         attentions: Sequence[str] = ATTENTION_METHODS,
-                        references: Sequence[str] = ("grad_x_input", "occlusion"), n_permutations: int = 10,
+                        references: Sequence[str] = ("grad_x_input", "deletion"), n_permutations: int = 10,
                         seed: int = 0, max_length: int = 128) -> pd.DataFrame:
     """Return one row per (text, attention method, reference method): Jain & Wallace's two tests on each text.
 
     Word scores come from :func:`seedexplain.attribution.word_attributions`; ``attentions`` are attention
-    methods, ``references`` any others. Columns: ``text`` (index in ``texts``), ``attention``, ``reference``,
-    those of :func:`rank_agreement` (attention against ``|reference|``), ``f`` (the explained logit difference),
-    then absolute changes of ``f``: ``delta_top_attention`` when deleting the word with the most attention,
+    methods; ``references`` are other methods of that function, or ``"deletion"``: leave-one-word-out occlusion
+    ``f(x) − f(x without w)`` computed here by re-tokenising (:func:`word_deletion_effects`, which the deletion
+    columns need anyway). Columns: ``text`` (index in ``texts``), ``attention``, ``reference``, those of
+    :func:`rank_agreement` (attention against ``|reference|``), ``f`` (the explained logit difference), then
+    absolute changes of ``f``: ``delta_top_attention`` when deleting the word with the most attention,
     ``delta_top_reference`` when deleting the word of largest ``|reference|``, ``delta_mean_word`` the average
     over the text's words (the expected effect of deleting a word chosen at random), ``delta_max_word`` the largest
     (the most influential single word), and ``delta_permuted``, the median over ``n_permutations`` random
@@ -421,9 +424,12 @@ def attention_agreement(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBa
     for name in attentions:
         if name not in ATTENTION_METHODS:
             raise ValueError(f"attentions contains {name!r}, not one of {', '.join(map(repr, ATTENTION_METHODS))}")
-    scores = {name: [e.scores for e in word_attributions(model, tokenizer, texts, method=name, max_length=max_length)]
-              for name in dict.fromkeys([*attentions, *references])}
     f, deltas = word_deletion_effects(model, tokenizer, texts, max_length=max_length)
+    scores = {"deletion": [-delta for delta in deltas]}
+    for name in dict.fromkeys([*attentions, *references]):
+        if name not in scores:
+            explanations = word_attributions(model, tokenizer, texts, method=name, max_length=max_length)
+            scores[name] = [e.scores for e in explanations]
     permuted = permuted_attention_effects(model, tokenizer, texts, n_permutations=n_permutations, seed=seed,
                                           max_length=max_length)
     frames = []
