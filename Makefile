@@ -10,7 +10,7 @@ ARTIFACTS ?= $(CURDIR)/artifacts
 SEEDS ?= 0 1 2
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-NOTEBOOKS := snr_short_long beyond estimators
+NOTEBOOKS := snr_short_long beyond estimators probing
 EXECUTED := $(NOTEBOOKS:%=notebooks/%.ipynb)
 NB_PARAMS := -p profile $(PROFILE) -p artifacts $(ARTIFACTS)
 PARAM_STAMP := _build/stamps/notebook-params.txt

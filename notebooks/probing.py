@@ -20,11 +20,13 @@
 profile = "full"
 seed = 0
 artifacts = "../artifacts"
-n_probe_texts = None  # None: 200 training sentences on the quick profile, 1000 on the full one
+n_probe_texts = None  # None: 150 training sentences on the quick profile, 1000 on the full one
 n_repeats = 3  # random train/test splits per probe
 n_permutations = 10  # attention permutations per text
+figures = "../book/figures"  # where the book picks up this notebook's figures
 
 # %%
+import itertools
 import logging
 
 import matplotlib.pyplot as plt
@@ -32,14 +34,15 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from seedexplain import pipeline, probing
+from seedexplain import pipeline, plots, probing
 from seedexplain.config import make_config
 from seedexplain.models import load_transformer
 
+# %%
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 config = make_config(profile, seed=seed, artifacts=artifacts)
 data = pipeline.dataset(config)
-probe_texts = list(data.train.texts[: n_probe_texts or {"quick": 200, "full": 1000}[profile]])
+probe_texts = list(data.train.texts[: n_probe_texts or {"quick": 150, "full": 1000}[profile]])
 test_texts = list(data.test_short.texts)
 models = {"pretrained": load_transformer(config.transformer, seed=config.seed),
           "finetuned": pipeline.load_model(config, "transformer", config.seed)}
@@ -56,6 +59,7 @@ assert words == representations["finetuned"][1]  # same tokenizer, same words
 labels = probing.pos_labels(words)
 control = probing.control_labels(words, labels, seed=config.seed)
 glue("probe_n_texts", len(probe_texts), display=False)
+glue("probe_n_repeats", n_repeats, display=False)
 glue("probe_n_occurrences", int((labels >= 0).sum()), display=False)
 glue("probe_n_types", len({w.lower() for w, y in zip(words, labels) if y >= 0}), display=False)
 glue("probe_lexicon_coverage", float(np.mean(labels >= 0)), display=False)
@@ -68,9 +72,11 @@ pd.Series(np.array(probing.COARSE_POS)[labels[labels >= 0]]).value_counts(normal
 probes = pd.concat([probing.probe_layers(representations[name][0], labels, control, words=words, seed=config.seed,
                                          split_by=split, n_repeats=n_repeats).assign(model=name, split=split)
                     for name in models for split in probing.SPLITS], ignore_index=True)
+last = probes.layer.max()
 for row in probes.itertuples():
-    for column in ("accuracy", "control_accuracy", "selectivity", "majority", "control_majority"):
-        glue(f"probe_{row.model}_{row.split}_{column}_L{row.layer}", float(getattr(row, column)), display=False)
+    layers = [f"L{row.layer}"] + (["last"] if row.layer == last else [])  # "last" names the top layer of any model
+    for column, layer in itertools.product(("accuracy", "control_accuracy", "selectivity", "majority"), layers):
+        glue(f"probe_{row.model}_{row.split}_{column}_{layer}", float(getattr(row, column)), display=False)
 for (name, split), group in probes.groupby(["model", "split"]):
     for column in ("accuracy", "selectivity"):
         glue(f"probe_{name}_{split}_best_{column}_layer", int(group.layer[group[column].idxmax()]), display=False)
@@ -78,7 +84,7 @@ probes.pivot_table(index="layer", columns=["split", "model"], values=["accuracy"
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharex=True)
-for ax, split in zip(axes[:2], probing.SPLITS):
+for ax, split in zip(axes[:2], ("occurrence", "type")):
     for (name, group), colour in zip(probes[probes.split == split].groupby("model", sort=False), ("C0", "C1")):
         ax.plot(group.layer, group.accuracy, "o-", color=colour, label=f"{name}: part of speech")
         ax.plot(group.layer, group.control_accuracy, "s--", color=colour, label=f"{name}: control task")
@@ -89,10 +95,10 @@ for name, group in probes.groupby("model", sort=False):
     axes[2].errorbar(group.layer, group.selectivity, yerr=group.selectivity_sd, marker="o", capsize=3, label=name)
 axes[2].set(title="selectivity, split by occurrence", xlabel="layer (0 = embeddings)",
             ylabel="accuracy − control accuracy")
-axes[0].legend(fontsize=7, loc="lower left")
+axes[1].legend(fontsize=7, loc="center", bbox_to_anchor=(0.5, 0.6))
 axes[2].legend(fontsize=8)
 fig.tight_layout()
-glue("fig_probing", fig, display=False)
+plots.save_figure(fig, "probing_layers", figures)
 plt.show()
 
 # %% [markdown]
@@ -119,7 +125,7 @@ summary.round(3)
 # %%
 deletions = agreement.query("reference == 'grad_x_input'").drop_duplicates("text").set_index("text")
 deletions = deletions[["delta_permuted", "delta_mean_word", "delta_top_attention", "delta_top_reference",
-                       "delta_max_word"]]
+                       "delta_max_word"]].rename(columns={"delta_top_reference": "delta_top_gradient"})
 for column, value in deletions.median().items():
     glue(f"median_{column}", float(value), display=False)
 glue("median_abs_f", float(agreement.drop_duplicates("text").f.abs().median()), display=False)
@@ -148,12 +154,11 @@ axes[0].axvline(0, color="grey", lw=0.8)
 axes[0].set(title="attention vs attribution, per text", xlabel="Spearman correlation", xlim=(-1, 1))
 axes[1].boxplot([deletions[c] for c in deletions], orientation="horizontal")
 axes[1].set_yticks(range(1, deletions.shape[1] + 1), [c.removeprefix("delta_") for c in deletions], fontsize=8)
-axes[1].set_xscale("symlog", linthresh=0.01)
-axes[1].set(title="|change of logit difference|, per text", xlabel="|Δf|")
+axes[1].set(title="|change of logit difference|, per text", xlabel="|Δf|", xscale="log")
 methods = list(randomisation.groupby("method").spearman)
 axes[2].boxplot([values.dropna() for _, values in methods], orientation="horizontal")
 axes[2].set_yticks(range(1, len(methods) + 1), [m for m, _ in methods], fontsize=8)
 axes[2].set(title="trained vs random head, per text", xlabel="Spearman correlation", xlim=(-1, 1.05))
 fig.tight_layout()
-glue("fig_attention", fig, display=False)
+plots.save_figure(fig, "attention_checks", figures)
 plt.show()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seedexplain.attribution import METHODS, Explanation, word_attributions
-from seedexplain.attribution.encoding import logit_difference
+from seedexplain.attribution.encoding import length_batches, logit_difference
 from seedexplain.attribution.lrp import (
     ConstantStdLayerNorm,
     IdentityRule,
@@ -87,6 +87,12 @@ def test_batching_does_not_change_scores(tiny, method):
     batched = explain(tiny, TEXTS, method, batch_size=3)
     for single, padded in zip(one_by_one, batched):
         np.testing.assert_allclose(padded.scores, single.scores, rtol=1e-4, atol=1e-5)
+
+
+def test_length_batches_bound_size_and_padding():
+    # Sorted lengths 3, 10, 10, 11, 12, 30: 3 next to 10 would be >10% padding; a 4th text exceeds batch_size.
+    batches = length_batches([10, 3, 11, 30, 10, 12], batch_size=3, max_padding=0.1)
+    assert [batch.tolist() for batch in batches] == [[1], [0, 4, 2], [5], [3]]
 
 
 def embeddings_and_f(model, tokenizer, text):

@@ -10,7 +10,16 @@ import torch
 from torch import nn
 
 from seedexplain.attribution import Explanation, word_attributions
-from seedexplain.faithfulness import aopc, loo_agreement, randomisation_check, randomised_copy, spearman
+from seedexplain.faithfulness import (
+    agreement_matrix,
+    aopc,
+    compare_methods,
+    loo_agreement,
+    lrp_budget,
+    randomisation_check,
+    randomised_copy,
+    spearman,
+)
 from seedexplain.models import load_tokenizer, load_transformer
 
 TEXT = "the film was great"
@@ -150,3 +159,37 @@ def test_randomisation_check_exposes_attention_blind_to_the_head(tiny):
     model, tokenizer = tiny
     trained = word_attributions(model, tokenizer, RANDOMISATION_TEXTS, method="attention_last")
     np.testing.assert_allclose(randomisation_check(model, tokenizer, RANDOMISATION_TEXTS, trained), 1.0)
+
+
+def test_agreement_matrix_compares_unsigned_methods_through_magnitudes():
+    signed = [explanation([-3.0, 1.0, 2.0, 0.5])]
+    unsigned = [explanation([3.0, 1.0, 2.0, 0.5], method="saliency")]
+    opposite = [explanation([3.0, -1.0, -2.0, -0.5], method="lrp")]
+    matrix = agreement_matrix({"grad_x_input": signed, "saliency": unsigned, "lrp": opposite})
+    assert matrix.loc["grad_x_input", "saliency"] == pytest.approx(1.0)
+    assert matrix.loc["saliency", "grad_x_input"] == pytest.approx(1.0)
+    assert matrix.loc["grad_x_input", "lrp"] == pytest.approx(-1.0)  # both signed: signs count
+    assert matrix.loc["saliency", "lrp"] == pytest.approx(1.0)
+    np.testing.assert_array_equal(np.diag(matrix), 1.0)
+
+
+def test_compare_methods_table(tiny):
+    model, tokenizer = tiny
+    methods = ("grad_x_input", "attention_last")
+    comparison = compare_methods(model, tokenizer, RANDOMISATION_TEXTS[:3], methods=methods,
+                                 percents=(20, 50))
+    table = comparison.table.set_index("method")
+    assert list(table.index) == list(methods) and set(comparison.explanations) == set(methods)
+    assert list(table.columns) == ["seconds_per_text", "comprehensiveness", "sufficiency", "loo_spearman",
+                                   "randomisation_spearman"]
+    assert (table.seconds_per_text > 0).all() and np.isfinite(table.to_numpy()).all()
+    assert table.loc["attention_last", "randomisation_spearman"] == pytest.approx(1.0)
+
+
+def test_lrp_budget_balances(tiny):
+    model, tokenizer = tiny
+    budget = lrp_budget(word_attributions(model, tokenizer, RANDOMISATION_TEXTS, method="lrp"))
+    assert list(budget.columns) == ["f", "words", "special", "bias", "residual", "bias_share"]
+    assert (budget.residual.abs() <= 1e-5 * budget.f.abs().clip(lower=1)).all()
+    with pytest.raises(ValueError, match="method='lrp'"):
+        lrp_budget([explanation([0, 0, 0, 1])])

@@ -165,6 +165,7 @@ def test_majority_baseline_and_left_out_occurrences():
     ({"split_by": "sentence"}, "split_by='sentence' is not one of"),
     ({"train_fraction": 1.0}, "train_fraction=1.0 must be strictly between 0 and 1"),
     ({"n_repeats": 0}, "n_repeats=0 must be an integer >= 1"),
+    ({"regularization": 0.0}, "regularization=0.0 must be > 0"),
 ])
 def test_probe_layers_rejects_bad_arguments(options, message):
     features, labels, words = planted(n_types=10, per_type=2)
@@ -172,6 +173,8 @@ def test_probe_layers_rejects_bad_arguments(options, message):
         probing.probe_layers(features, labels, labels, words=words, seed=0, **options)
     with pytest.raises(ValueError, match="one entry per occurrence"):
         probing.probe_layers(features, labels[:-1], labels[:-1], words=words, seed=0)
+    with pytest.raises(ValueError, match="empty training or test set"):
+        probing.probe_layers(features, labels, labels, words=["same"] * len(words), seed=0)  # one type
 
 
 # --- attention checks ----------------------------------------------------------------------------------------

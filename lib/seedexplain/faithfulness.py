@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 from scipy.stats import rankdata
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from seedexplain.attribution import SIGNED_METHODS, Explanation, word_attributions
+from seedexplain.attribution import METHODS, SIGNED_METHODS, Explanation, word_attributions
 from seedexplain.attribution.encoding import (
     DELETIONS,
     EncodedText,
@@ -197,3 +199,92 @@ def randomisation_check(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBa
     randomised = word_attributions(randomised_copy(model, seed=seed, n_layers=n_layers), tokenizer, texts,
                                    method=method, **options)
     return np.array([spearman(a.scores, b.scores) for a, b in zip(explanations, randomised)])
+
+
+@dataclass(frozen=True)
+class MethodComparison:
+    """Every method's explanations of the same texts, and one row per method in ``table``.
+
+    ``table`` columns: ``method``, ``seconds_per_text`` (wall time of :func:`word_attributions`),
+    ``comprehensiveness`` and ``sufficiency`` (mean AOPC over texts), ``loo_spearman`` (median agreement with
+    leave-one-word-out) and ``randomisation_spearman`` (median correlation with the explanations of the model
+    whose head, and top ``n_layers`` layers, were re-initialised; near 0 is what a faithful method gives).
+    """
+
+    explanations: dict[str, list[Explanation]]
+    table: pd.DataFrame
+
+
+def compare_methods(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], *,
+                    methods: Sequence[str] = METHODS, max_length: int = 128, batch_size: int = 16,
+                    percents: Sequence[float] = PERCENTS, seed: int = 0, n_layers: int = 0,
+                    options: Mapping[str, Mapping[str, object]] | None = None) -> MethodComparison:
+    """Return the explanations of ``texts`` by every method and their faithfulness and cost, one row each.
+
+    ``options`` maps a method to its keyword options, e.g. ``{"integrated_gradients": {"n_steps": 32}}``;
+    ``seed`` seeds the randomised copy of the model. Occlusion is always computed: it is the reference of
+    ``loo_spearman``.
+    """
+    options = dict(options or {})
+    common = {"max_length": max_length, "batch_size": batch_size}
+    explanations, seconds = {}, {}
+    for method in dict.fromkeys([*methods, "occlusion"]):
+        start = time.perf_counter()
+        explanations[method] = word_attributions(model, tokenizer, texts, method=method, **common,
+                                                 **options.get(method, {}))
+        seconds[method] = (time.perf_counter() - start) / len(texts)
+    rows = []
+    for method in methods:
+        faithful = aopc(model, tokenizer, texts, explanations[method], percents=percents, **common)
+        randomised = randomisation_check(model, tokenizer, texts, explanations[method], seed=seed,
+                                         n_layers=n_layers, **common, **options.get(method, {}))
+        rows.append({"method": method, "seconds_per_text": seconds[method],
+                     "comprehensiveness": float(np.mean(faithful.comprehensiveness)),
+                     "sufficiency": float(np.mean(faithful.sufficiency)),
+                     "loo_spearman": _median(loo_agreement(explanations[method], explanations["occlusion"])),
+                     "randomisation_spearman": _median(randomised)})
+    return MethodComparison({m: explanations[m] for m in methods}, pd.DataFrame(rows))
+
+
+def _median(values: np.ndarray) -> float:
+    """Return the median of the finite values (NaN if there are none), without a warning."""
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else math.nan
+
+
+def agreement_matrix(explanations: Mapping[str, Sequence[Explanation]]) -> pd.DataFrame:
+    """Return the median over texts of the Spearman correlation between every two methods, ``(n, n)``.
+
+    ``explanations`` maps each method to its explanations of the same texts. When one method of a pair is
+    unsigned (saliency, attention), the signed one is compared through its magnitude ``|a|``.
+    """
+    names = list(explanations)
+    matrix = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            both_signed = first in SIGNED_METHODS and second in SIGNED_METHODS
+            rho = np.array([
+                spearman(a.scores, b.scores) if both_signed else spearman(np.abs(a.scores), np.abs(b.scores))
+                for a, b in zip(explanations[first], explanations[second])
+            ])
+            matrix.loc[first, second] = matrix.loc[second, first] = _median(rho)
+    return matrix
+
+
+def lrp_budget(explanations: Sequence[Explanation]) -> pd.DataFrame:
+    """Return, per text explained by ``method="lrp"``, where the explained ``f`` went; one row per text.
+
+    Columns: ``f``, ``words`` (sum of the word relevances), ``special`` ([CLS], [SEP]), ``bias`` (all biases),
+    ``residual = f − words − special − bias`` (zero up to float rounding when LRP is conservative) and
+    ``bias_share = bias / f``.
+    """
+    if any(e.method != "lrp" for e in explanations):
+        raise ValueError("lrp_budget needs explanations made with method='lrp'")
+    table = pd.DataFrame({
+        "f": [e.extras["logit_diff"] for e in explanations],
+        "words": [float(np.nansum(e.scores)) for e in explanations],
+        "special": [e.extras["relevance_special"] for e in explanations],
+        "bias": [e.extras["relevance_bias"] for e in explanations],
+    })
+    residual = table.f - table.words - table.special - table.bias
+    return table.assign(residual=residual, bias_share=table.bias / table.f)

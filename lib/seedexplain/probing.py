@@ -95,7 +95,7 @@ def word_representations(model: PreTrainedModel, tokenizer: PreTrainedTokenizerB
             for row, i in enumerate(batch):
                 words = segment(texts[i])
                 token_word = token_word_index(encoding["offset_mapping"][i], words)
-                pooling, kept = _mean_pooling(token_word, len(words))
+                pooling, kept = _mean_pooling(token_word)
                 per_text[i] = [pooling @ layer[row, : lengths[i]] for layer in hidden]
                 word_lists[i] = [words[w].text for w in kept]
     finally:
@@ -105,7 +105,7 @@ def word_representations(model: PreTrainedModel, tokenizer: PreTrainedTokenizerB
     return features, [word for words in word_lists for word in words]
 
 
-def _mean_pooling(token_word: np.ndarray, n_words: int) -> tuple[np.ndarray, np.ndarray]:
+def _mean_pooling(token_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(P, kept)``: ``P`` of shape ``(n_kept, n_tokens)`` averages each kept word's tokens; ``kept`` are
     the indices of the words that have at least one token."""
     kept = np.unique(token_word[token_word >= 0])
@@ -235,6 +235,8 @@ def probe_layers(features: Sequence[np.ndarray], labels: np.ndarray, control: np
                          f"features {[len(layer) for layer in features]}")
     if n_repeats < 1:
         raise ValueError(f"n_repeats={n_repeats!r} must be an integer >= 1")
+    if not regularization > 0:
+        raise ValueError(f"regularization={regularization!r} must be > 0")
     keep = (labels >= 0) & (control >= 0)
     if keep.sum() < 4:
         raise ValueError(f"only {int(keep.sum())} occurrences have labels; the probes need at least 4")
@@ -243,6 +245,8 @@ def probe_layers(features: Sequence[np.ndarray], labels: np.ndarray, control: np
     rows = []
     for repeat in range(n_repeats):
         train = probe_split(kept_words, seed=seed + repeat, train_fraction=train_fraction, split_by=split_by)
+        if train.all() or not train.any():
+            raise ValueError(f"split_by={split_by!r} left an empty training or test set: too few word types")
         for layer, x in enumerate(features):
             x = np.asarray(x)[keep]
             rows.append({"layer": layer,
@@ -368,9 +372,10 @@ def permuted_attention_effects(model: PreTrainedModel, tokenizer: PreTrainedToke
                                batch_size: int = 32) -> np.ndarray:
     """Return ``f(permuted) − f`` per text and permutation, shape ``(n_texts, n_permutations)``.
 
-    Jain & Wallace's permutation test, inside a BERT-type classifier: in the last encoder layer — the only one
-    whose [CLS] output reaches the classifier — the [CLS] query's attention weights (every head, same permutation)
-    are shuffled among the text's word tokens; special tokens keep their weights. Everything else is unchanged.
+    Jain & Wallace's permutation test, inside a BERT-type classifier: in the last encoder layer, where only the
+    [CLS] position's output goes on to the classifier (through the pooler), the [CLS] query's attention weights
+    (every head, same permutation) are shuffled among the text's non-special tokens; [CLS] and [SEP] keep their
+    weights. Everything else is unchanged.
     Permutation ``k`` of text ``i`` is drawn from ``(seed, i, k)``, so results do not depend on the batching.
     """
     if n_permutations < 1:

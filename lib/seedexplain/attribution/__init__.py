@@ -44,7 +44,7 @@ SIGNED_METHODS = ("grad_x_input", "integrated_gradients", "occlusion", "kernel_s
 _WORD_LEVEL = ("occlusion", "kernel_shap")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: field-wise equality of arrays is ambiguous
 class Explanation:
     """The explanation of one text: ``scores`` (shape ``(n_words,)``, float64) aligned with ``words``.
 

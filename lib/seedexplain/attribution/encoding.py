@@ -84,10 +84,30 @@ def encode(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_length:
     ]
 
 
-def length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
-    """Return positions grouped into batches of similar length (sorted, stable), so padding stays small."""
-    order = np.argsort(np.asarray(lengths), kind="stable")
-    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+MAX_PADDING = 0.1
+"""Largest share of padding tokens :func:`length_batches` lets into a batch (relative to its real tokens)."""
+
+
+def length_batches(lengths: Sequence[int], batch_size: int,
+                   max_padding: float = MAX_PADDING) -> list[np.ndarray]:
+    """Return the positions of ``lengths`` grouped into batches of at most ``batch_size`` similar lengths.
+
+    Positions are sorted by length (stable) and cut into consecutive batches; a batch is also closed early
+    when the next, longer, sequence would pad it by more than ``max_padding`` of its real tokens: on a CPU
+    the model's arithmetic dominates, so padded tokens cost as much as real ones and outweigh a fuller batch.
+    """
+    lengths = np.asarray(lengths)
+    batches: list[list[int]] = []
+    real = 0
+    for i in np.argsort(lengths, kind="stable"):
+        current = batches[-1] if batches else []
+        padded = lengths[i] * (len(current) + 1)
+        if not current or len(current) == batch_size or padded > (1 + max_padding) * (real + lengths[i]):
+            batches.append([])
+            real = 0
+        batches[-1].append(int(i))
+        real += int(lengths[i])
+    return [np.array(batch, dtype=np.int64) for batch in batches]
 
 
 def pad(sequences: Sequence[np.ndarray], pad_id: int,

@@ -89,6 +89,8 @@ def integrated_gradients(model: PreTrainedModel, *, n_steps: int = 50, baseline:
     def explain(batch: Batch) -> list[tuple[np.ndarray, dict]]:
         n_texts, width = batch.input_ids.shape
         baseline_id = batch.pad_id if baseline == "pad" else batch.mask_id
+        if baseline_id is None:
+            raise ValueError(f"baseline={baseline!r} needs a tokenizer with a {baseline} token")
         baselines = torch.where(batch.special_mask(), batch.input_ids, baseline_id)
         chunk = internal_batch_size or max(n_texts, IG_TOKENS_PER_CHUNK // width)
         attributions, delta = layer.attribute(
