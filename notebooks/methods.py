@@ -59,6 +59,15 @@ report.glue_frame(comparison.table, ["method"], "faith")
 comparison.table.round(3)
 
 # %% [markdown]
+# ## Where conservative LRP puts the explained logit difference
+
+# %%
+budget = faithfulness.lrp_budget(comparison.explanations["lrp"])
+glue("lrp_max_relative_residual", float((budget.residual.abs() / budget.f.abs()).max()), display=False)
+glue("lrp_median_bias_share", float(budget.bias_share.median()), display=False)
+budget.describe().round(4)
+
+# %% [markdown]
 # ## Agreement between methods
 
 # %%
