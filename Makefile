@@ -10,12 +10,12 @@ ARTIFACTS ?= $(CURDIR)/artifacts
 SEEDS ?= 0 1 2
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-NOTEBOOKS := snr_short_long beyond estimators probing
+NOTEBOOKS := snr_short_long methods beyond estimators probing
 EXECUTED := $(NOTEBOOKS:%=notebooks/%.ipynb)
 NB_PARAMS := -p profile $(PROFILE) -p artifacts $(ARTIFACTS)
 PARAM_STAMP := _build/stamps/notebook-params.txt
 LIB := $(shell find lib -name '*.py' 2>/dev/null)
-BOOK_SOURCES := _config.yml _toc.yml references.bib $(wildcard book/*.md)
+BOOK_SOURCES := _config.yml _toc.yml references.bib $(wildcard book/*.md) $(wildcard book/_ext/*.py) book/favicon.png
 
 # The parameter stamp is rewritten (when make starts) only if the parameters changed, so that the notebooks re-run
 # then and only then; file times cannot tell that PROFILE or ARTIFACTS changed.
@@ -26,7 +26,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all book notebooks test lint venv sweep clean distclean
+.PHONY: all book browser notebooks test lint venv sweep clean distclean
 .DELETE_ON_ERROR:
 
 all: book
@@ -58,7 +58,11 @@ _build/html/index.html: $(EXECUTED) $(BOOK_SOURCES) $(INSTALLED)
 lint: $(INSTALLED)
 	$(BIN)/ruff check lib tests benchmarks notebooks
 
-test: $(INSTALLED)
+# Debian's chromium for tests/test_browser.py: installed when missing (as root; idempotent).
+browser:
+	bash scripts/install-browser.sh
+
+test: $(INSTALLED) browser
 	$(BIN)/ruff check lib tests benchmarks notebooks
 	MPLBACKEND=Agg $(BIN)/python -m pytest
 
