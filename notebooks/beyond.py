@@ -20,7 +20,7 @@ profile = "full"
 seed = 0
 n_seeds = None  # None: the profile's default
 dataset = "subjectivity"
-method = "grad_x_input"
+method = "lrp"
 artifacts = "../artifacts"
 figures = "../book/figures"
 

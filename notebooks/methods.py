@@ -17,11 +17,15 @@
 # other, and how much of each method's explanation is shared by the `n_seeds` seeds (per-text SNR, definition A).
 
 # %% tags=["parameters"]
-profile = "quick"
+profile = "full"
 seed = 0
 n_seeds = 3
 dataset = "subjectivity"
 methods = None  # None: every method of seedexplain.attribution.METHODS
+n_texts = 40  # short test texts explained by every method for the faithfulness table
+# Methods whose per-seed SNR is measured on every short test text. Occlusion and Kernel SHAP cost 10-50x more per
+# text and seed than the gradient methods; add them with -p snr_methods ... when time allows.
+snr_methods = ("grad_x_input", "saliency", "integrated_gradients", "lrp", "attention_last", "attention_rollout")
 n_layers = 0  # encoder layers re-initialised, on top of the head, in the randomisation check
 artifacts = "../artifacts"
 figures = "../book/figures"  # where the book picks up this notebook's figures
@@ -30,21 +34,18 @@ figures = "../book/figures"  # where the book picks up this notebook's figures
 import logging
 
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 from myst_nb import glue
 
 from seedexplain import faithfulness, pipeline, plots, report
 from seedexplain.attribution import METHODS
 from seedexplain.config import make_config
-from seedexplain.snr import texts_snr
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 methods = list(METHODS if methods is None else methods)
 config = make_config(profile, seed=seed, n_seeds=n_seeds, dataset=dataset, artifacts=artifacts)
 results = pipeline.run(config)
 model, tokenizer = pipeline.load_model(config, "transformer", seed)
-texts = pipeline.dataset(config).test_short.texts
+texts = pipeline.dataset(config).test_short.texts[:n_texts]
 glue("n_texts", len(texts), display=False)
 glue("n_seeds", config.n_seeds, display=False)
 config
@@ -73,13 +74,7 @@ budget.describe().round(4)
 # %%
 agreement = faithfulness.agreement_matrix(comparison.explanations)
 report.glue_frame(agreement.reset_index(names="method"), ["method"], "agree")
-fig, ax = plt.subplots(figsize=(6.2, 5.2))
-image = ax.imshow(agreement.to_numpy(), vmin=-1, vmax=1, cmap="RdBu_r")
-ax.set_xticks(range(len(methods)), methods, rotation=45, ha="right")
-ax.set_yticks(range(len(methods)), methods)
-for (row, column), value in np.ndenumerate(agreement.to_numpy()):
-    ax.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=7)
-fig.colorbar(image, ax=ax, label="median Spearman correlation over texts")
+fig = plots.method_agreement(agreement)
 plots.save_figure(fig, "method_agreement", figures)
 plt.show()
 
@@ -87,22 +82,12 @@ plt.show()
 # ## Signal and noise across seeds, per method (short texts, definition A)
 
 # %%
-snr = pd.concat([
-    texts_snr([e.attributions for e in results.explanations("transformer", "test_short", m)]).assign(method=m)
-    for m in methods
-])
-summary = (snr.assign(nonpositive=snr.snr <= 0).groupby("method", sort=False)
-           .agg(snr=("snr", "median"), signal=("signal", "median"), noise=("noise", "median"),
-                nonpositive=("nonpositive", "sum")).reset_index())
+snr = report.method_snr(results, snr_methods)
+summary = report.method_snr_summary(snr)
 report.glue_frame(summary, ["method"], "snr")
 summary.round(3)
 
 # %%
-fig, ax = plt.subplots(figsize=(7, 3.6))
-ax.boxplot([snr.snr[(snr.method == m) & (snr.snr > 0)] for m in methods], tick_labels=methods)
-ax.set_yscale("log")
-ax.axhline(1, color="grey", lw=0.8, ls=":")
-ax.set_ylabel("per-text SNR (bias-corrected)")
-ax.tick_params(axis="x", rotation=45)
+fig = plots.method_snr(snr)
 plots.save_figure(fig, "method_snr", figures)
 plt.show()

@@ -47,7 +47,7 @@ class Config:
     dataset: str = "subjectivity"
     transformer: str = "minilm"
     linear: str = "bow"
-    method: str = "grad_x_input"
+    method: str = "lrp"
     aggregate: str = "sum"
     seed: int = 0
     n_seeds: int = 10

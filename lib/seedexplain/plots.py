@@ -156,3 +156,38 @@ def snr_vs_cost(summary: pd.DataFrame) -> Figure:
     axes[0, 0].legend(fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def method_agreement(agreement: pd.DataFrame) -> Figure:
+    """Return a heatmap of the median Spearman correlation over texts between every pair of methods.
+
+    ``agreement`` is square, indexed and columned by method (:func:`seedexplain.faithfulness.agreement_matrix`).
+    """
+    methods = list(agreement.index)
+    values = agreement.to_numpy()
+    fig, ax = plt.subplots(figsize=(6.2, 5.2))
+    image = ax.imshow(values, vmin=-1, vmax=1, cmap="RdBu_r")
+    ax.set_xticks(range(len(methods)), methods, rotation=45, ha="right")
+    ax.set_yticks(range(len(methods)), methods)
+    for (row, column), value in np.ndenumerate(values):
+        ax.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=7)
+    fig.colorbar(image, ax=ax, label="median Spearman correlation over texts")
+    fig.tight_layout()
+    return fig
+
+
+def method_snr(table: pd.DataFrame) -> Figure:
+    """Return boxplots of per-text SNR (log scale) for each attribution method of the transformer.
+
+    ``table`` has one row per (method, text) with columns ``method`` and ``snr``; non-positive SNRs cannot be drawn
+    on a log axis and are left out (the summary table counts them).
+    """
+    methods = list(dict.fromkeys(table.method))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.boxplot([table.snr[(table.method == m) & (table.snr > 0)] for m in methods], tick_labels=methods)
+    ax.set_yscale("log")
+    ax.axhline(1, color="grey", lw=0.8, ls=":")
+    ax.set_ylabel("per-text SNR (bias-corrected)")
+    ax.tick_params(axis="x", rotation=45)
+    fig.tight_layout()
+    return fig

@@ -163,3 +163,17 @@ def tradeoff_summary(table: pd.DataFrame) -> pd.DataFrame:
     summary = table.groupby(["family", "split", "label"])[["snr", "bits", "n_units"]].median().reset_index()
     summary["label"] = summary["label"].str.replace(" ", "_").str.replace("=", "")
     return summary
+
+
+def method_snr(results: Results, methods: Iterable[str], split: str = "test_short") -> pd.DataFrame:
+    """Return per-text SNR (definition A) of the transformer's explanations by each method: one row per text."""
+    frames = [texts_snr([e.attributions for e in results.explanations("transformer", split, m)]).assign(method=m)
+              for m in methods]
+    return pd.concat(frames, ignore_index=True)
+
+
+def method_snr_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Return per method: median SNR, signal and noise over texts, and the number of texts with SNR ≤ 0."""
+    return (table.assign(nonpositive=table.snr <= 0).groupby("method", sort=False)
+            .agg(snr=("snr", "median"), signal=("signal", "median"), noise=("noise", "median"),
+                 nonpositive=("nonpositive", "sum")).reset_index())

@@ -50,8 +50,8 @@ class Explanation:
 
     ``scores`` is NaN for words that have no token (cut by truncation). ``n_tokens`` counts the tokens the
     model saw, special tokens included; ``truncated`` is True when the tokenizer cut the text at
-    ``max_length``. ``extras`` holds method-specific diagnostics (e.g. the IG convergence delta, the Kernel
-    SHAP sample count).
+    ``max_length``. ``method`` names the method that made it; ``extras`` holds its diagnostics (e.g. the IG
+    convergence delta, the Kernel SHAP sample count, the LRP relevance of the biases).
     """
 
     words: tuple[str, ...]
@@ -83,10 +83,13 @@ def word_attributions(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     ``method`` is one of :data:`METHODS`; ``options`` are its keyword arguments (``n_steps``, ``baseline``,
     ``internal_batch_size`` for integrated gradients; ``deletion`` for occlusion; ``n_samples``, ``deletion``,
     ``seed`` for Kernel SHAP). Texts are tokenised (truncated to ``max_length`` tokens), sorted by length and
-    run in batches of ``batch_size`` padded to their longest text. Token scores are aggregated to words with
-    ``aggregate`` (``"sum"``, ``"mean"``, ``"max_abs"``, ``"first"``; ignored by occlusion and Kernel SHAP,
-    which score words directly). The model runs in eval mode on ``device`` (default: where it already is) and
-    is put back in its previous mode and device afterwards. Results are deterministic.
+    run in batches of up to ``batch_size`` texts of similar length, padded to the longest (see
+    :func:`~seedexplain.attribution.encoding.length_batches`); integrated gradients runs the path points of a
+    batch's texts in passes of ``internal_batch_size`` rows, the perturbation methods their perturbed copies
+    ``batch_size`` at a time. Token scores are aggregated to words with ``aggregate`` (``"sum"``, ``"mean"``,
+    ``"max_abs"``, ``"first"``; ignored by occlusion and Kernel SHAP, which score words directly). The model
+    runs in eval mode on ``device`` (default: where it already is) and is put back in its previous mode and
+    device afterwards. Results are deterministic.
     """
     check_choice("aggregate", aggregate, words.AGGREGATIONS)
     explain = _prepare(model, method, options)

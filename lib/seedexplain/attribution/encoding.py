@@ -57,7 +57,7 @@ class Batch:
     batch_size: int
 
     def special_mask(self) -> torch.Tensor:
-        """Return a bool tensor ``(B, L)``: True at special tokens ([CLS], [SEP]) and padding."""
+        """Return a bool tensor ``(B, L)``: True at special tokens ([CLS], [SEP]) and at padding."""
         special = torch.ones_like(self.input_ids, dtype=torch.bool)
         for row, text in enumerate(self.texts):
             special[row, : text.n_tokens] = torch.as_tensor(text.special)

@@ -21,10 +21,10 @@ Explainer = Callable[[Batch], list[tuple[np.ndarray, dict]]]
 """A prepared method: maps a batch to one ``(scores, extras)`` per text (scores per token or per word)."""
 
 IG_BASELINES = ("pad", "mask")
-"""Integrated-gradients baselines: every token but [CLS], [SEP] and padding replaced by [PAD] or [MASK]."""
+"""Integrated-gradients baselines: every token but [CLS] and [SEP] replaced by [PAD] or by [MASK]."""
 
 IG_TOKENS_PER_CHUNK = 4096
-"""Default size, in tokens, of one forward/backward pass of integrated gradients (bounds memory at ≈1 GB)."""
+"""Default size, in tokens, of one forward/backward pass of integrated gradients (it bounds the memory)."""
 
 
 def forward_function(model: PreTrainedModel) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -72,14 +72,13 @@ def saliency(model: PreTrainedModel) -> Explainer:
 
 def integrated_gradients(model: PreTrainedModel, *, n_steps: int = 50, baseline: str = "pad",
                          internal_batch_size: int | None = None) -> Explainer:
-    """Return the explainer of layer integrated gradients on word embeddings, one array ``(n_tokens,)`` per
-    text.
+    """Return the explainer of layer integrated gradients on word embeddings, ``(n_tokens,)`` per text.
 
-    The path runs from the baseline embeddings (every word token replaced by [PAD] or [MASK]; [CLS], [SEP]
-    kept) to the text's, with ``n_steps`` Gauss–Legendre points. Completeness: the token scores sum to ``f(x)
-    − f(baseline)`` up to the ``convergence_delta`` stored in each text's extras. ``internal_batch_size``
-    (rows of the expanded batch per pass, at least the batch size) defaults to about
-    :data:`IG_TOKENS_PER_CHUNK` tokens per pass.
+    The path runs from the baseline embeddings (every word token replaced by [PAD] or [MASK]; [CLS] and [SEP]
+    kept) to the text's, with ``n_steps`` Gauss–Legendre points. Completeness: the token scores sum to
+    ``f(x) − f(baseline)`` up to the ``convergence_delta`` stored in each text's extras.
+    ``internal_batch_size`` is the number of rows (texts × path points) per forward/backward pass, at least
+    the number of texts in the batch; by default about :data:`IG_TOKENS_PER_CHUNK` tokens per pass.
     """
     check_choice("baseline", baseline, IG_BASELINES)
     if not isinstance(n_steps, int) or n_steps < 1:
@@ -92,10 +91,10 @@ def integrated_gradients(model: PreTrainedModel, *, n_steps: int = 50, baseline:
         if baseline_id is None:
             raise ValueError(f"baseline={baseline!r} needs a tokenizer with a {baseline} token")
         baselines = torch.where(batch.special_mask(), batch.input_ids, baseline_id)
-        chunk = internal_batch_size or max(n_texts, IG_TOKENS_PER_CHUNK // width)
+        rows = internal_batch_size or IG_TOKENS_PER_CHUNK // width
         attributions, delta = layer.attribute(
             batch.input_ids, baselines=baselines, additional_forward_args=(batch.attention_mask,),
-            n_steps=n_steps, internal_batch_size=max(chunk, n_texts), return_convergence_delta=True,
+            n_steps=n_steps, internal_batch_size=max(rows, n_texts), return_convergence_delta=True,
         )
         extras = [{"convergence_delta": d, "n_steps": n_steps, "baseline": baseline} for d in delta.tolist()]
         return list(zip(per_text(attributions.sum(-1), batch), extras))

@@ -152,9 +152,9 @@ def relevance_decomposition(model: PreTrainedModel, input_ids: torch.Tensor,
     """Return the conservative-LRP decomposition of ``f`` for a batch; call inside :func:`conservative_lrp`.
 
     Keys: ``"tokens"`` ``(B, L)`` relevance of each token's input vector x0 (word + position + type
-    embeddings), ``"position_type"`` ``(B, L)`` the part of it due to position and type embeddings, ``"bias"``
-    ``(B,)`` the relevance of all biases, ``"f"`` ``(B,)`` the explained logit difference. ``tokens.sum(1) +
-    bias ≈ f``.
+    embeddings), ``"position_type"`` ``(B, L)`` the part of it due to position and type embeddings,
+    ``"bias"`` ``(B,)`` the relevance of all biases, ``"f"`` ``(B,)`` the explained logit difference.
+    Conservation: ``tokens.sum(1) + bias == f`` up to float rounding.
     """
     captured: list[torch.Tensor] = []
     biased: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -193,8 +193,8 @@ def lrp(model: PreTrainedModel) -> Explainer:
     """Return the explainer of conservative-LRP token relevances (signed), one array ``(n_tokens,)`` per text.
 
     Extras per text: ``logit_diff`` (f), ``relevance_bias`` (R_bias), ``relevance_special`` (relevance of the
-    tokens that belong to no word: [CLS], [SEP]) and ``relevance_position_type``; Σ words + special + bias =
-    f.
+    tokens that belong to no word: [CLS], [SEP]) and ``relevance_position_type``. Conservation:
+    Σ words + special + bias = f.
     """
     _embedding_norm(model)
 
