@@ -22,7 +22,7 @@ seed = 0
 n_seeds = 3
 dataset = "subjectivity"
 methods = None  # None: every method of seedexplain.attribution.METHODS
-n_texts = 40  # short test texts explained by every method for the faithfulness table
+n_texts = None  # short test texts explained by every method (faithfulness table); None: 40 (full), 6 (quick)
 # Methods whose per-seed SNR is measured on every short test text. Occlusion and Kernel SHAP cost 10-50x more per
 # text and seed than the gradient methods; add them with -p snr_methods ... when time allows.
 snr_methods = ("grad_x_input", "saliency", "integrated_gradients", "lrp", "attention_last", "attention_rollout")
@@ -45,7 +45,7 @@ methods = list(METHODS if methods is None else methods)
 config = make_config(profile, seed=seed, n_seeds=n_seeds, dataset=dataset, artifacts=artifacts)
 results = pipeline.run(config)
 model, tokenizer = pipeline.load_model(config, "transformer", seed)
-texts = pipeline.dataset(config).test_short.texts[:n_texts]
+texts = pipeline.dataset(config).test_short.texts[: n_texts or {"quick": 6, "full": 40}[profile]]
 glue("n_texts", len(texts), display=False)
 glue("n_seeds", config.n_seeds, display=False)
 config
