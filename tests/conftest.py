@@ -39,6 +39,20 @@ def built_book(tmp_path_factory) -> Path:
     return work
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's tiny forward passes on one intra-op thread, then restore torch's setting.
+
+    On a busy 2-core machine two OpenMP threads spin-wait on each other: tiny operations get 10–30× slower.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_config(tmp_path_factory) -> Config:
     """Return a configuration of the synthetic dataset and the tiny BERT, with artifacts in a session folder.

@@ -27,15 +27,8 @@ FAST_OPTIONS = {"integrated_gradients": {"n_steps": 16}, "kernel_shap": {"n_samp
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Use one intra-op thread for these tiny tensors.
-
-    On a busy 2-core machine two OpenMP threads spin-wait for each other: every operation gets 10–30× slower.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def one_thread(one_torch_thread):
+    """Use one torch thread in this module (see tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")

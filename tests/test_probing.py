@@ -16,13 +16,8 @@ TEXTS = ["The unbelievably funny film was great!", "A plot about a man.",
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Run this module's tiny forward passes on one thread: on 2 shared cores, two OpenMP threads spin-wait on
-    each other (measured: the module took 31 s with 2 threads under load, 11 s with 1)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def one_torch_thread(one_torch_thread):
+    """Use one torch thread in this module (see tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")
