@@ -56,3 +56,10 @@ def test_params_key_is_stable_and_sensitive():
     assert params_key(a) == params_key(dict(a))
     assert params_key(a) != params_key({**a, "seed": 1})
     assert len(params_key(a)) == 16
+
+
+def test_config_knows_exactly_the_attribution_methods():
+    from seedexplain import attribution, config, words
+
+    assert config.METHODS == attribution.METHODS
+    assert config.AGGREGATIONS == words.AGGREGATIONS
