@@ -102,16 +102,17 @@ def train_seed(config: Config, family: str, seed: int) -> Path:
                                     epochs=config.epochs, batch_size=config.batch_size,
                                     learning_rate=config.learning_rate, max_length=config.max_length,
                                     device=resolve_device(config.device), progress=not quiet()))
+            report["train_seconds"] = round(time.perf_counter() - start, 2)
             model.save_pretrained(folder)
             scores = {s: transformer_logit_diff(model, tokenizer, data.split(s).texts, max_length=config.max_length)
                       for s in SPLITS}
         else:
             model = train_linear(data.train.texts, data.train.labels, kind=config.linear, seed=seed,
                                  epochs=config.linear_epochs, alpha=config.linear_alpha)
+            report["train_seconds"] = round(time.perf_counter() - start, 2)
             with open(folder / "linear.pkl", "wb") as handle:
                 pickle.dump(model, handle)
             scores = {s: model.decision(data.split(s).texts) for s in SPLITS}
-        report["train_seconds"] = round(time.perf_counter() - start, 2)
         report.update({f"accuracy_{s}": accuracy(scores[s], data.split(s).labels) for s in SPLITS})
         log.info("trained %s seed %d: %s", family, seed, report)
         return report
