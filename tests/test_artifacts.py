@@ -57,3 +57,17 @@ def test_damaged_artifact_is_rebuilt(tmp_path, damage):
 
 def test_other_parameters_other_folder(tmp_path):
     assert artifact_path(tmp_path, "demo", PARAMS) != artifact_path(tmp_path, "demo", {**PARAMS, "n": 4})
+
+
+def test_leftover_of_a_live_builder_is_kept_and_of_a_dead_one_removed(tmp_path):
+    import os
+    import socket
+
+    folder = artifact_path(tmp_path, "demo", PARAMS)
+    folder.parent.mkdir(parents=True)
+    live = folder.parent / f".tmp-{folder.name}-{socket.gethostname()}-{os.getpid()}-abc"
+    dead = folder.parent / f".tmp-{folder.name}-{socket.gethostname()}-999999999-abc"
+    live.mkdir()
+    dead.mkdir()
+    cached(tmp_path, "demo", PARAMS, build_counter([]))
+    assert live.exists() and not dead.exists()

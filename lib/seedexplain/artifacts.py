@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -44,10 +45,11 @@ def cached(root: str | os.PathLike, stage: str, params: dict[str, Any], build: C
     if not force and read_meta(final) is not None:
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in final.parent.glob(f".tmp-{final.name}-*"):  # from a killed run of this same artifact
-        log.warning("removing %s, left by an interrupted run", leftover)
-        shutil.rmtree(leftover, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    for leftover in final.parent.glob(f".tmp-{final.name}-*"):
+        if not _builder_alive(leftover):  # a killed run's partial build; a live builder's is left alone
+            log.warning("removing %s, left by an interrupted run", leftover)
+            shutil.rmtree(leftover, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-{socket.gethostname()}-{os.getpid()}-", dir=final.parent))
     try:
         start = time.perf_counter()
         report = build(tmp)
@@ -88,6 +90,21 @@ def read_meta(folder: str | os.PathLike) -> dict[str, Any] | None:
             log.warning("artifact file %s is missing or corrupt: rebuilding %s", path, folder)
             return None
     return meta
+
+
+def _builder_alive(folder: Path) -> bool:
+    """Return False only if ``folder`` was made by a process of this host that no longer exists."""
+    parts = folder.name.split("-")
+    host, pid = "-".join(parts[2:-2]), parts[-2]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's build (shared filesystem): cannot tell, keep it
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_json(path: Path, obj: Any) -> None:
