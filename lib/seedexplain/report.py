@@ -33,7 +33,8 @@ def snr_summary(results: Results, *, n_resamples: int = 1000, rng: int = 0) -> p
     rows = []
     for family in FAMILIES:
         for split in SPLITS:
-            arrays = arrays_of(results, family, split)
+            explanations = results.explanations(family, split)
+            arrays = [e.attributions for e in explanations]
             for definition, scale in DEFINITIONS.items():
                 table = texts_snr(arrays, scale=scale)
                 ci = bootstrap_ci(arrays, statistic=np.nanmedian, over="both", scale=scale,
@@ -42,8 +43,7 @@ def snr_summary(results: Results, *, n_resamples: int = 1000, rng: int = 0) -> p
                                  median_snr=float(table.snr.median()), ci_low=ci.low, ci_high=ci.high,
                                  median_signal=float(table.signal.median()),
                                  median_noise=float(table.noise.median()), n_texts=len(table)))
-            words = [e.words for e in results.explanations(family, split)]
-            corpus = corpus_snr(arrays, words, min_count=2)
+            corpus = corpus_snr(arrays, [e.words for e in explanations], min_count=2)
             rows.append(dict(definition="C", family=family, split=split, median_snr=corpus.snr, ci_low=np.nan,
                              ci_high=np.nan, median_signal=corpus.signal, median_noise=corpus.noise,
                              n_texts=len(arrays)))
