@@ -30,7 +30,8 @@ import torch
 from captum.attr import LayerGradientXActivation, LayerIntegratedGradients
 
 from seedexplain.attribution import METHODS, word_attributions
-from seedexplain.data import subjectivity_dataset
+from seedexplain.config import make_config
+from seedexplain.data import load_dataset
 from seedexplain.models import load_transformer
 from seedexplain.words import aggregate, segment, token_word_index
 
@@ -42,8 +43,7 @@ N_STEPS = 50
 
 def benchmark_texts() -> tuple[list[str], list[str]]:
     """Return 64 short test texts (single sentences) and 4 long ones (7 consecutive sentences)."""
-    data = subjectivity_dataset(n_train=4, n_test_short=N_SHORT, n_test_long=N_LONG, long_k=LONG_K,
-                                split_seed=0)
+    data = load_dataset(make_config("quick", n_train=4, n_test_short=N_SHORT, n_test_long=N_LONG, long_k=LONG_K))
     return list(data.test_short.texts), list(data.test_long.texts)
 
 

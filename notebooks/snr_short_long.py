@@ -50,6 +50,15 @@ report.glue_frame(data, ["split"], "data")
 data
 
 # %% [markdown]
+# Texts longer than `max_length` tokens are cut by the transformer's tokenizer; the words it never sees are left out
+# of both families' explanations.
+
+# %%
+truncation = results.truncation()
+report.glue_frame(truncation, ["split"], "trunc")
+truncation
+
+# %% [markdown]
 # ## Accuracy of every seed
 
 # %%

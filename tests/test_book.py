@@ -29,3 +29,10 @@ def test_make_is_idempotent(built_book):
 
 def test_changed_parameter_reruns_notebooks(built_book):
     assert "papermill" in make_dry_run(built_book, "full")
+
+
+def test_api_reference_documents_the_library(built_book):
+    api = (built_book / "_build" / "html" / "book" / "api.html").read_text()
+    for name in ("seedexplain.snr.text_snr", "seedexplain.config.make_config", "seedexplain.pipeline.run",
+                 "seedexplain.attribution.word_attributions", "seedexplain.data.csv_units"):
+        assert f'id="{name}"' in api, name

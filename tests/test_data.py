@@ -62,3 +62,67 @@ def test_synthetic_dataset_is_deterministic(tiny_config):
     a, b = load_dataset(tiny_config), load_dataset(tiny_config)
     assert a.train.texts == b.train.texts and len(a.test_long) == 4
     assert all(n_words(t) > n_words(s) for t, s in zip(a.test_long.texts, a.test_short.texts))
+
+
+def test_text_without_words_and_bytes_are_refused():
+    with pytest.raises(ValueError, match="text 1 has no words"):
+        Split(("a text", "!!! ..."), np.array([0, 1]), ("m", "m"))
+    with pytest.raises(TypeError, match="text 0 is bytes.*decode it first"):
+        Split((b"caf\xe9 noir", "a text"), np.array([0, 1]), ("m", "m"))
+
+
+def _write_csv(path, n_groups=20, per_group=6):
+    rows = ["text,label,group"]
+    for g in range(n_groups):
+        for i in range(per_group):
+            label = (g + i) % 2
+            words = "what a wonderful, charming film" if label else "the man travels to the city"
+            rows.append(f'"{words} number {i}, part {g}",{label},movie-{g}')
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_csv_dataset_is_split_by_group(tmp_path):
+    config = make_config("quick", dataset=str(_write_csv(tmp_path / "reviews.csv")), n_train=40, n_test_short=10,
+                         n_test_long=4, long_k=2)
+    data = load_dataset(config)
+    assert data.name == "reviews" and len(data.train) == 40 and len(data.test_long) == 4
+    assert not set(data.train.groups) & (set(data.test_short.groups) | set(data.test_long.groups))
+    assert all(n_words(t) > 10 for t in data.test_long.texts)
+    assert load_dataset(config).train.texts == data.train.texts
+
+
+def test_csv_dataset_artifacts_follow_the_content_not_the_path(tmp_path):
+    from seedexplain.pipeline import data_params
+
+    first = _write_csv(tmp_path / "a.csv")
+    copy = tmp_path / "b.csv"
+    copy.write_bytes(first.read_bytes())
+    key = data_params(make_config("quick", dataset=str(first)))
+    assert data_params(make_config("quick", dataset=str(copy))) == key
+    _write_csv(first, n_groups=21)
+    assert data_params(make_config("quick", dataset=str(first))) != key
+
+
+def test_non_utf8_csv_is_a_clear_error(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("text,label,group\nun film plat,0,a\nun caf\u00e9 tr\u00e8s noir,1,b\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"dataset=.*latin1.csv.* is not valid UTF-8: byte 0xe9 .*line 3.*iconv"):
+        load_dataset(make_config("quick", dataset=str(path)))
+
+
+@pytest.mark.parametrize("content,match", [
+    ("text,label\na b c,0\n", "lacks column.*group"),
+    ("text,label,group\na b c,2,m\n", "label '?2'? in row 1 is not 0 or 1"),
+    ("text,label,group\na b c,0,m\n?!,1,m\n", "text in row 2 has no words"),
+])
+def test_bad_csv_rows_are_clear_errors(tmp_path, content, match):
+    path = tmp_path / "bad.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=match):
+        load_dataset(make_config("quick", dataset=str(path)))
+
+
+def test_dataset_must_be_a_name_or_an_existing_csv(tmp_path):
+    with pytest.raises(ValueError, match="dataset=.*missing.csv.* is not one of 'subjectivity', 'synthetic' nor"):
+        make_config("quick", dataset=str(tmp_path / "missing.csv"))

@@ -68,3 +68,17 @@ def test_run_log_records_config_and_accuracy(results, tiny_config):
     assert len(logs) == 1 and '"accuracy"' in logs[0].read_text()
     meta = read_meta(pipeline.train_seed(tiny_config, "transformer", 0))
     assert {"accuracy_test_short", "accuracy_test_long", "train_seconds"} <= set(meta["report"])
+
+
+def test_truncation_is_recorded_and_reported(results, tiny_config):
+    import dataclasses
+
+    assert results.truncation().truncated_texts.sum() == 0
+    short = pipeline.Results(dataclasses.replace(tiny_config, max_length=24), results.accuracy)
+    table = short.truncation().set_index("split")
+    long = short.explanations("transformer", "test_long")
+    assert table.loc["test_long", "truncated_texts"] == tiny_config.n_test_long
+    hidden = sum(len(segment(t.text)) - len(t.words) for t in long)
+    assert table.loc["test_long", "hidden_words"] == hidden > 0
+    folder = pipeline.explain_seed(short.config, "transformer", tiny_config.seed, "test_long")
+    assert read_meta(folder)["report"]["n_truncated_texts"] == tiny_config.n_test_long

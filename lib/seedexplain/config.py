@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from seedexplain import __version__
@@ -69,7 +70,7 @@ class Config:
         for f in fields(self):
             object.__setattr__(self, f.name, _coerce(f.name, getattr(self, f.name), f.type))
         _choice("profile", self.profile, PROFILES)
-        _choice("dataset", self.dataset, DATASETS)
+        _check_dataset(self.dataset)
         _choice("transformer", self.transformer, TRANSFORMERS)
         _choice("linear", self.linear, LINEAR_MODELS)
         _choice("method", self.method, METHODS)
@@ -133,6 +134,13 @@ def params_key(params: dict[str, Any]) -> str:
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}")
+
+
+def _check_dataset(value: str) -> None:
+    if value in DATASETS or (value.endswith(".csv") and Path(value).is_file()):
+        return
+    raise ValueError(f"dataset={value!r} is not one of {', '.join(map(repr, DATASETS))} nor the path of an existing "
+                     ".csv file (columns text, label, group)")
 
 
 def _at_least(name: str, value: int, low: int) -> None:

@@ -5,11 +5,15 @@ critics' review snippets (subjective), 1,449 movies. Short texts are single sent
 ``long_k`` consecutive sentences of one plot summary, or ``long_k`` snippets of one movie, so that short and long
 texts differ by length only. Train and test are split by movie (no movie on both sides) with ``split_seed``.
 Label 1 is *subjective*. The models are trained on short texts only; long texts are test texts of held-out movies.
+
+Any other binary task plugs in as a UTF-8 CSV file with columns ``text``, ``label`` (0 or 1) and ``group`` (the unit
+of the train/test split, like the movie): pass its path as ``dataset`` (see :func:`csv_units`).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
 import logging
 import re
 from dataclasses import dataclass
@@ -45,8 +49,12 @@ class Split:
         if not (len(self.texts) == len(self.labels) == len(self.groups)):
             raise ValueError("texts, labels and groups must have the same length")
         for i, text in enumerate(self.texts):
+            if isinstance(text, bytes):
+                raise TypeError(f"text {i} is bytes, not a string: decode it first (UTF-8): {text[:40]!r}")
             if not isinstance(text, str) or not text.strip():
                 raise ValueError(f"text {i} is empty or not a string: {text!r}")
+            if n_words(text) == 0:
+                raise ValueError(f"text {i} has no words (no letter or digit) after segmentation: {text[:40]!r}")
         missing = sorted(set(range(len(LABEL_NAMES))) - set(np.unique(self.labels).tolist()))
         if missing:
             raise ValueError(f"class {[LABEL_NAMES[m] for m in missing]} is missing from a split of {len(self)} texts")
@@ -75,11 +83,12 @@ def n_words(text: str) -> int:
 
 def load_dataset(config: Config) -> Dataset:
     """Return the dataset named by ``config.dataset`` with the sizes of ``config`` (deterministic)."""
+    sizes = (config.n_train, config.n_test_short, config.n_test_long, config.long_k, config.split_seed)
     if config.dataset == "synthetic":
-        return synthetic_dataset(config.n_train, config.n_test_short, config.n_test_long, config.long_k,
-                                 config.split_seed)
-    return subjectivity_dataset(config.n_train, config.n_test_short, config.n_test_long, config.long_k,
-                                config.split_seed)
+        return synthetic_dataset(*sizes)
+    if config.dataset == "subjectivity":
+        return split_by_group("subjectivity", subjectivity_units(), *sizes)
+    return split_by_group(Path(config.dataset).stem, csv_units(config.dataset), *sizes)
 
 
 def rotten_tomatoes_path() -> Path:
@@ -113,9 +122,42 @@ def subjectivity_units() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["text", "label", "movie", "doc", "position"])
 
 
-def subjectivity_dataset(n_train: int, n_test_short: int, n_test_long: int, long_k: int, split_seed: int) -> Dataset:
-    """Return the balanced subjectivity dataset split by movie (see module docstring)."""
-    units = subjectivity_units()
+def csv_units(path: str | Path) -> pd.DataFrame:
+    """Return the short units of a CSV file with columns ``text``, ``label`` (0 or 1) and ``group``.
+
+    The file must be UTF-8: an invalid byte is an error naming the line and byte offset (nothing is guessed or
+    replaced). Every text needs a word (a letter or a digit). Each row is one short unit; long texts join
+    consecutive rows (in file order) of one group and one label, and train/test are split by group.
+    """
+    raw = Path(path).read_bytes()
+    try:
+        content = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise ValueError(f"dataset={str(path)!r} is not valid UTF-8: byte {raw[error.start]:#04x} at offset "
+                         f"{error.start} (line {line}); convert it, e.g. `iconv -f latin1 -t utf-8`") from None
+    frame = pd.read_csv(io.StringIO(content), dtype=str, keep_default_na=False)
+    missing = sorted({"text", "label", "group"} - set(frame.columns))
+    if missing:
+        raise ValueError(f"dataset={str(path)!r} lacks column(s) {', '.join(missing)}; "
+                         f"it needs text, label (0 or 1) and group; it has {', '.join(map(str, frame.columns))}")
+    bad = ~frame.label.str.strip().isin(["0", "1"])
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"dataset={str(path)!r}: label {frame.label.iloc[row]!r} in row {row + 1} is not 0 or 1")
+    for row, text in enumerate(frame.text):
+        if n_words(text) == 0:
+            raise ValueError(f"dataset={str(path)!r}: the text in row {row + 1} has no words: {text[:40]!r}")
+    return pd.DataFrame({"text": frame.text, "label": frame.label.str.strip().astype(np.int64), "movie": frame.group,
+                         "doc": frame.group, "position": np.arange(len(frame))})
+
+
+def split_by_group(name: str, units: pd.DataFrame, n_train: int, n_test_short: int, n_test_long: int,
+                   long_k: int, split_seed: int) -> Dataset:
+    """Return a balanced dataset from short ``units`` (columns of :func:`subjectivity_units`) split by movie/group.
+
+    A fraction ``TEST_MOVIE_FRACTION`` of the groups, drawn with ``split_seed``, is held out for the test splits.
+    """
     rng = np.random.default_rng(split_seed)
     movies = np.array(sorted(units.movie.unique()))
     test_movies = set(rng.choice(movies, size=int(len(movies) * TEST_MOVIE_FRACTION), replace=False).tolist())
@@ -123,7 +165,7 @@ def subjectivity_dataset(n_train: int, n_test_short: int, n_test_long: int, long
     train = _balanced_sample(units[~is_test], n_train, rng)
     test_short = _balanced_sample(units[is_test], n_test_short, rng)
     test_long = _balanced_sample(_long_units(units[is_test], long_k), n_test_long, rng)
-    return Dataset("subjectivity", _to_split(train), _to_split(test_short), _to_split(test_long))
+    return Dataset(name, _to_split(train), _to_split(test_short), _to_split(test_long))
 
 
 def _long_units(units: pd.DataFrame, k: int) -> pd.DataFrame:

@@ -8,6 +8,7 @@ distributed client for users with a cluster (the artifact folder must then be on
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -46,9 +47,12 @@ def quiet() -> bool:
 # --- parameters each stage depends on -------------------------------------------------------------------------
 
 def data_params(config: Config) -> dict[str, Any]:
-    """Return the parameters the data split depends on."""
+    """Return the parameters the data split depends on (a CSV dataset by its content's hash, not its path)."""
     keys = ("dataset", "n_train", "n_test_short", "n_test_long", "long_k", "split_seed")
-    return {k: getattr(config, k) for k in keys}
+    params = {k: getattr(config, k) for k in keys}
+    if config.dataset.endswith(".csv"):
+        params["dataset"] = "csv:" + hashlib.sha256(Path(config.dataset).read_bytes()).hexdigest()
+    return params
 
 
 def model_params(config: Config, family: str, seed: int) -> dict[str, Any]:
@@ -153,7 +157,11 @@ def explain_seed(config: Config, family: str, seed: int, split: str, method: str
             scores = [e.scores for e in explanations]
         np.save(folder / "scores.npy", np.concatenate(scores).astype(np.float64))
         np.save(folder / "lengths.npy", np.array([len(s) for s in scores], dtype=np.int64))
-        return {"n_texts": len(texts), "n_nan_words": int(sum(np.isnan(s).sum() for s in scores))}
+        hidden = [int(np.isnan(s).sum()) for s in scores]
+        if any(hidden):
+            log.warning("%s: truncation at max_length=%d tokens hid %d words of %d texts from the %s (seed %d)",
+                        split, config.max_length, sum(hidden), np.count_nonzero(hidden), family, seed)
+        return {"n_texts": len(texts), "n_nan_words": sum(hidden), "n_truncated_texts": int(np.count_nonzero(hidden))}
 
     return cached(config.artifacts, "explanations", params, build)
 
@@ -207,6 +215,17 @@ class Results:
             words = tuple(w.text for w, k in zip(segment(text), keep) if k)
             out.append(TextExplanations(text, int(split_data.labels[i]), words, a[keep]))
         return out
+
+    def truncation(self) -> pd.DataFrame:
+        """Return, per test split, how many texts the transformer saw only in part (cut at ``max_length`` tokens)
+        and how many of their words it never saw; those words are left out of every family's explanations."""
+        rows = []
+        for split in SPLITS:
+            hidden = [int(np.isnan(s).sum()) for s in
+                      _load_scores(explain_seed(self.config, "transformer", self.config.seed, split))]
+            rows.append({"split": split, "max_length": self.config.max_length, "n_texts": len(hidden),
+                         "truncated_texts": int(np.count_nonzero(hidden)), "hidden_words": sum(hidden)})
+        return pd.DataFrame(rows)
 
     def snr_table(self, method: str | None = None, *, scale: str = "raw") -> pd.DataFrame:
         """Return per-text signal, noise and SNR (definition A, ``scale`` as in definition B) of every family
