@@ -7,10 +7,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PROFILE ?= full
 ARTIFACTS ?= $(CURDIR)/artifacts
-SEEDS ?= 0 1 2
+SEEDS ?= 0 10 20
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-NOTEBOOKS := snr_short_long methods beyond estimators probing
+NOTEBOOKS := snr_short_long methods beyond estimators probing scaling
 EXECUTED := $(NOTEBOOKS:%=notebooks/%.ipynb)
 NB_PARAMS := -p profile $(PROFILE) -p artifacts $(ARTIFACTS)
 PARAM_STAMP := _build/stamps/notebook-params.txt
@@ -66,17 +66,26 @@ test: $(INSTALLED) browser
 	$(BIN)/ruff check lib tests benchmarks notebooks
 	MPLBACKEND=Agg $(BIN)/python -m pytest
 
-# Parameterised re-executions, one output folder each: make sweep SEEDS="0 1 2" PROFILE=quick
+# Parameterised re-executions of snr_short_long, one output folder per value, then a notebook comparing them:
+#   make sweep SEEDS="0 10 20"                        (first training seed of each run: disjoint seed sets)
+#   make sweep PARAM=method VALUES="lrp grad_x_input" PROFILE=quick
+PARAM ?= seed
+VALUES ?= $(SEEDS)
+SWEEP_DIR := $(CURDIR)/_build/sweeps/$(PARAM)
 sweep: $(INSTALLED)
+	rm -rf $(SWEEP_DIR)
 	@mkdir -p _build/notebook-inputs
 	$(BIN)/jupytext --quiet --to ipynb --output _build/notebook-inputs/snr_short_long.ipynb notebooks/snr_short_long.py
-	for s in $(SEEDS); do \
-		mkdir -p _build/sweeps/seed-$$s && \
-		$(BIN)/papermill --kernel python3 --cwd notebooks -p profile $(PROFILE) -p artifacts $(ARTIFACTS) -p seed $$s \
-			-p figures $(CURDIR)/_build/sweeps/seed-$$s/figures \
-			_build/notebook-inputs/snr_short_long.ipynb _build/sweeps/seed-$$s/snr_short_long.ipynb || exit 1; \
+	$(BIN)/jupytext --quiet --to ipynb --output _build/notebook-inputs/sweep.ipynb notebooks/sweep.py
+	for v in $(VALUES); do \
+		mkdir -p $(SWEEP_DIR)/$(PARAM)-$$v && \
+		$(BIN)/papermill --kernel python3 --cwd notebooks $(NB_PARAMS) -p $(PARAM) $$v \
+			-p figures $(SWEEP_DIR)/$(PARAM)-$$v/figures \
+			_build/notebook-inputs/snr_short_long.ipynb $(SWEEP_DIR)/$(PARAM)-$$v/snr_short_long.ipynb || exit 1; \
 	done
-	@echo "sweep outputs: $(CURDIR)/_build/sweeps/"
+	$(BIN)/papermill --kernel python3 --cwd notebooks -p sweep_dir $(SWEEP_DIR) -p figures $(SWEEP_DIR)/figures \
+		_build/notebook-inputs/sweep.ipynb $(SWEEP_DIR)/compare.ipynb
+	@echo "sweep: $(SWEEP_DIR)/compare.ipynb compares the runs in $(SWEEP_DIR)/$(PARAM)-*/"
 
 # clean: the built book and executed notebooks (cheap to rebuild from the artifact cache).
 clean:

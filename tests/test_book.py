@@ -36,3 +36,22 @@ def test_api_reference_documents_the_library(built_book):
     for name in ("seedexplain.snr.text_snr", "seedexplain.config.make_config", "seedexplain.pipeline.run",
                  "seedexplain.attribution.word_attributions", "seedexplain.data.csv_units"):
         assert f'id="{name}"' in api, name
+
+
+def test_sweep_runs_each_value_and_compares_them(built_book):
+    """`make sweep` over the attribution method, reusing the quick build's cached models."""
+    import nbformat
+
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    command = ["make", "-o", str(ROOT / ".venv" / ".installed"), "sweep", "PARAM=method",
+               "VALUES=lrp grad_x_input", "PROFILE=quick", f"VENV={ROOT / '.venv'}",
+               f"ARTIFACTS={built_book / 'artifacts'}"]
+    result = subprocess.run(command, cwd=built_book, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    sweep = built_book / "_build" / "sweeps" / "method"
+    assert sorted(p.name for p in sweep.glob("method-*")) == ["method-grad_x_input", "method-lrp"]
+    compare = nbformat.read(sweep / "compare.ipynb", as_version=4)
+    cell = next(c for c in compare.cells if "compare_runs" in c.source)
+    table = next(o["data"]["text/plain"] for o in cell.outputs if "data" in o)
+    assert "method-grad_x_input" in table and "method-lrp" in table
+    assert (sweep / "figures" / "run_comparison.png").stat().st_size > 10_000

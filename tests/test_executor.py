@@ -26,3 +26,15 @@ def test_dask_local_cluster_matches_local_executor(tiny_config, tmp_path):
         b = remote.explanations(family, "test_short")
         for x, y in zip(a, b):
             np.testing.assert_allclose(x.attributions, y.attributions, rtol=1e-3, atol=1e-9)
+
+
+def test_scaling_refuses_bad_input_before_any_work(tiny_config):
+    from seedexplain import scaling
+
+    with pytest.raises(ValueError, match="n_workers=.*must be a non-empty list of integers >= 1"):
+        scaling.time_executors(tiny_config, n_workers=[0])
+    with pytest.raises(ValueError, match="n_workers"):
+        scaling.time_executors(tiny_config, n_workers=[])
+    with pytest.raises(ValueError, match="profile='huge' is not one of 'quick', 'full'"):
+        scaling.scaling_config("huge")
+    assert scaling.scaling_config("quick", n_seeds=3).n_seeds == 3

@@ -191,3 +191,27 @@ def method_snr(table: pd.DataFrame) -> Figure:
     ax.tick_params(axis="x", rotation=45)
     fig.tight_layout()
     return fig
+
+
+def run_comparison(table: pd.DataFrame) -> Figure:
+    """Return the median per-text SNR with its 95% CI for every run of a sweep, one panel per text length.
+
+    ``table`` has one row per (run, family, split) with columns ``run``, ``family``, ``split``, ``median_snr``,
+    ``ci_low`` and ``ci_high`` (as :func:`seedexplain.report.compare_runs` returns).
+    """
+    runs = list(dict.fromkeys(table.run))
+    splits = [s for s in SPLIT_LABELS if s in set(table.split)]
+    fig, axes = plt.subplots(1, len(splits), figsize=(4.2 * len(splits), 3.6), sharey=True, squeeze=False)
+    for ax, split in zip(axes[0], splits):
+        for j, family in enumerate(FAMILY_LABELS):
+            rows = table[(table.split == split) & (table.family == family)].set_index("run").loc[runs]
+            x = np.arange(len(runs)) + (j - 0.5) * 0.2
+            ax.errorbar(x, rows.median_snr, yerr=[rows.median_snr - rows.ci_low, rows.ci_high - rows.median_snr],
+                        fmt="o", color=COLOURS[family], label=FAMILY_LABELS[family], capsize=3)
+        ax.set_xticks(np.arange(len(runs)), runs, rotation=30)
+        ax.set_yscale("log")
+        ax.set_title(SPLIT_LABELS[split])
+    axes[0][0].set_ylabel("median per-text SNR (95% CI)")
+    axes[0][-1].legend(frameon=False)
+    fig.tight_layout()
+    return fig

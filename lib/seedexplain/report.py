@@ -7,10 +7,12 @@ rescales its explanation adds no noise), "C" corpus level over word types (see :
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from seedexplain.config import Config
 from seedexplain.pipeline import FAMILIES, SPLITS, Results
 from seedexplain.snr import corpus_snr, snr_vs_n_seeds, texts_snr
 from seedexplain.stats import bootstrap_ci, paired_comparison, texts_agreement
@@ -177,3 +179,43 @@ def method_snr_summary(table: pd.DataFrame) -> pd.DataFrame:
     return (table.assign(nonpositive=table.snr <= 0).groupby("method", sort=False)
             .agg(snr=("snr", "median"), signal=("signal", "median"), noise=("noise", "median"),
                  nonpositive=("nonpositive", "sum")).reset_index())
+
+
+def sweep_results(folder: str | Path, notebook: str = "snr_short_long.ipynb") -> dict[str, Results]:
+    """Return the results of every run of a sweep: ``{run folder name: Results}``, in folder-name order.
+
+    ``folder`` holds one sub-folder per run (as ``make sweep`` writes them), each with an executed ``notebook``;
+    a run's configuration is rebuilt from the parameters papermill recorded in that notebook, on top of the
+    notebook's defaults, which are the profile's. Models and explanations come from the artifact cache.
+    """
+    import nbformat
+
+    from seedexplain.config import make_config
+    from seedexplain.pipeline import run
+
+    folder = Path(folder)
+    runs = {}
+    for path in sorted(folder.glob(f"*/{notebook}")):
+        params = dict(nbformat.read(path, as_version=4).metadata.get("papermill", {}).get("parameters", {}))
+        known = {k: v for k, v in params.items() if k in Config.__dataclass_fields__ and v is not None}
+        runs[path.parent.name] = run(make_config(known.pop("profile", "full"), **known))
+    if not runs:
+        raise FileNotFoundError(f"no executed {notebook} under {folder}/*/: run `make sweep` first")
+    return runs
+
+
+def compare_runs(runs: dict[str, Results], *, n_resamples: int = 1000) -> pd.DataFrame:
+    """Return one row per (run, family, split): median per-text SNR (definition A) with its 95% CI, mean accuracy,
+    and the paired Wilcoxon p-value and share of texts where the linear model's SNR is higher (same per family)."""
+    frames = []
+    for name, results in runs.items():
+        summary = snr_summary(results, n_resamples=n_resamples)
+        summary = summary[summary.definition == "A"].drop(columns="definition")
+        tests = family_tests(results)
+        tests = tests[(tests.definition == "A") & (tests.test == "wilcoxon")][["split", "p_value",
+                                                                               "share_linear_higher"]]
+        accuracy = results.accuracy.groupby(["family", "split"], as_index=False).accuracy.mean()
+        frames.append(summary.merge(accuracy, on=["family", "split"]).merge(tests, on="split")
+                      .assign(run=name, seeds=f"{results.config.seeds[0]}-{results.config.seeds[-1]}"))
+    table = pd.concat(frames, ignore_index=True)
+    return table[["run", "seeds", *[c for c in table.columns if c not in ("run", "seeds")]]]
