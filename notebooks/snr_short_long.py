@@ -107,6 +107,14 @@ report.glue_frame(tests, ["split", "definition", "test"], "test")
 tests.round(4)
 
 # %% [markdown]
+# The paper's claim, tested on each text length (rule in `seedexplain.report.verdict`):
+
+# %%
+for split in pipeline.SPLITS:
+    glue(f"verdict_{split}", report.verdict(summary, tests, split), display=False)
+    print(f"{split}: {report.verdict(summary, tests, split)}")
+
+# %% [markdown]
 # ## Agreement between seeds and SNR against the number of seeds
 
 # %%

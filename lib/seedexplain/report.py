@@ -219,3 +219,30 @@ def compare_runs(runs: dict[str, Results], *, n_resamples: int = 1000) -> pd.Dat
                       .assign(run=name, seeds=f"{results.config.seeds[0]}-{results.config.seeds[-1]}"))
     table = pd.concat(frames, ignore_index=True)
     return table[["run", "seeds", *[c for c in table.columns if c not in ("run", "seeds")]]]
+
+
+def verdict(summary: pd.DataFrame, tests: pd.DataFrame, split: str, *, definition: str = "A",
+            alpha: float = 0.05) -> str:
+    """Return, as a sentence, whether the paper's claim (the linear model's explanations have the higher SNR)
+    holds on ``split``, from :func:`snr_summary` and :func:`family_tests` (Wilcoxon test, level ``alpha``).
+
+    "supported" needs the paired test to reject equality with the linear model ahead (positive rank-biserial
+    correlation, the direction the Wilcoxon test measures); the sentence says whether the medians' confidence
+    intervals also separate. A significant difference the other way is
+    "contradicted"; no significant difference is "not supported".
+    """
+    rows = summary[(summary.definition == definition) & (summary.split == split)].set_index("family")
+    test = tests[(tests.split == split) & (tests.definition == definition) & (tests.test == "wilcoxon")]
+    if rows.empty or test.empty:
+        raise ValueError(f"split={split!r} / definition={definition!r} are not in the summary and tests")
+    test = test.iloc[0]
+    linear, transformer = rows.loc["linear"], rows.loc["transformer"]
+    evidence = (f"median SNR {linear.median_snr:.2f} (linear) vs {transformer.median_snr:.2f} (transformer), "
+                f"Wilcoxon p = {test.p_value:.2g}, linear higher on {test.share_linear_higher:.0%} of the texts")
+    if test.p_value >= alpha:
+        return f"not supported: no significant difference at the {alpha:g} level ({evidence})"
+    if test.rank_biserial <= 0:
+        return f"contradicted: the transformer's explanations have the higher SNR ({evidence})"
+    separate = linear.ci_low > transformer.ci_high
+    return (f"supported ({evidence}); the medians' 95% confidence intervals "
+            f"{'do not overlap' if separate else 'overlap'}")
