@@ -145,7 +145,7 @@ def _verdict_inputs(linear: float, transformer: float, p: float, share: float, c
 
 
 @pytest.mark.parametrize("args,start", [
-    ((6.0, 3.0, 0.001, 0.8), "supported (median SNR 6.00 (linear) vs 3.00"),
+    ((6.0, 3.0, 0.001, 0.8), "supported (median SNR 6.00 for the linear model vs 3.00"),
     ((6.0, 3.0, 0.2, 0.6), "not supported: no significant difference at the 0.05 level"),
     ((2.0, 5.0, 0.001, 0.1), "contradicted"),
 ])
