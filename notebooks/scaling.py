@@ -13,12 +13,14 @@
 #
 # The per-seed tasks (train both families, explain both test splits) are independent. This notebook times one run
 # from an empty artifact folder with the local executor and with a Dask `LocalCluster` of 1 and 2 worker processes
-# (one torch thread each) on this machine. On a cluster, the same code takes a scheduler address.
+# (one torch thread each) on this machine, once: the timings are cached with the other artifacts. On a cluster, the
+# same code takes a scheduler address.
 
 # %% tags=["parameters"]
 profile = "full"  # which run is timed: seedexplain.scaling.SCALING_RUNS
 n_seeds = None  # None: the profile's run
 n_workers = (1, 2)
+artifacts = "../artifacts"  # the measurement is cached here (once per machine)
 
 # %%
 import logging
@@ -29,7 +31,7 @@ from seedexplain import scaling
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 config = scaling.scaling_config(profile, **({} if n_seeds is None else {"n_seeds": n_seeds}))
-table = scaling.time_executors(config, n_workers=n_workers)
+table = scaling.measured_scaling(config, n_workers, artifacts)
 for row in table.itertuples():
     name = "local" if row.executor == "local" else f"dask_{row.workers}"
     glue(f"scaling_{name}_seconds_per_seed", float(row.seconds_per_seed), display=False)

@@ -238,7 +238,8 @@ def verdict(summary: pd.DataFrame, tests: pd.DataFrame, split: str, *, definitio
     test = test.iloc[0]
     linear, transformer = rows.loc["linear"], rows.loc["transformer"]
     evidence = (f"median SNR {linear.median_snr:.2f} for the linear model vs {transformer.median_snr:.2f} for the "
-                f"transformer, Wilcoxon p = {test.p_value:.2g}, linear higher on {test.share_linear_higher:.0%} of the texts")
+                f"transformer, Wilcoxon p = {test.p_value:.2g}, "
+                f"linear higher on {test.share_linear_higher:.0%} of the texts")
     if test.p_value >= alpha:
         return f"not supported: no significant difference at the {alpha:g} level ({evidence})"
     if test.rank_biserial <= 0:

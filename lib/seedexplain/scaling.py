@@ -1,20 +1,26 @@
 """How the per-seed tasks scale: wall time of a run with the local executor and with Dask clusters of n workers.
 
 Each variant starts from an empty artifact folder, so every seed is trained and explained. Dask workers get one
-torch thread each (n workers on n cores); the local executor keeps torch's default thread count.
+torch thread each (n workers on n cores); the local executor keeps torch's default thread count. A measurement is
+itself an artifact (:func:`measured_scaling`), keyed by the run, the worker counts and the machine's processor
+count, so that re-rendering the book does not re-time it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import platform
 import tempfile
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 import pandas as pd
 
 from seedexplain import pipeline
+from seedexplain.artifacts import cached
 from seedexplain.config import Config, make_config
 
 log = logging.getLogger(__name__)
@@ -74,3 +80,18 @@ def time_executors(config: Config, n_workers: Iterable[int] = (1, 2)) -> pd.Data
     table = pd.DataFrame(rows)
     table["speedup"] = table[table.executor == "dask"].sort_values("workers").seconds.iloc[0] / table.seconds
     return table
+
+
+def measured_scaling(config: Config, n_workers: Iterable[int], artifacts: str) -> pd.DataFrame:
+    """Return :func:`time_executors` of ``config`` and ``n_workers``, measured once per machine and cached in
+    ``artifacts`` (stage ``scaling``)."""
+    n_workers = list(n_workers)
+    run = {k: v for k, v in config.to_dict().items() if k != "artifacts"}
+    params = {"run": run, "n_workers": n_workers, "cpu_count": os.cpu_count(), "machine": platform.machine()}
+
+    def build(folder: Path) -> dict[str, list[float]]:
+        table = time_executors(config, n_workers)
+        table.to_csv(folder / "timings.csv", index=False)
+        return {"seconds": table.seconds.round(2).tolist()}
+
+    return pd.read_csv(cached(artifacts, "scaling", params, build) / "timings.csv")
