@@ -27,6 +27,7 @@ figures = "../book/figures"
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
+from myst_nb import glue
 
 from seedexplain import pipeline, plots, report
 from seedexplain.config import make_config
@@ -40,6 +41,16 @@ table = [report.format_tradeoff(results, split) for split in pipeline.SPLITS]
 summary = report.tradeoff_summary(pd.concat(table, ignore_index=True))
 report.glue_frame(summary, ["family", "split", "label"], "fmt")
 summary.pivot_table(index="label", columns=["family", "split"], values="snr").round(3)
+
+# %% [markdown]
+# Formats whose median SNR is higher than the word level's, per family and text length:
+
+# %%
+for family in pipeline.FAMILIES:
+    for split in pipeline.SPLITS:
+        above = report.formats_above_word(summary, family, split)
+        glue(f"above_word_{family}_{split}", above, display=False)
+        print(f"{family}, {split}: {above}")
 
 # %%
 fig = plots.snr_vs_cost(summary)

@@ -102,3 +102,16 @@ def test_spans_average_out_independent_noise_of_a_smooth_signal():
     table = format_table(arrays, ["word", "spans"], k=4)
     median = table.groupby("format").snr.median()
     assert median["spans"] / median["word"] == pytest.approx(4, rel=0.25)
+
+
+def test_formats_above_word_lists_the_better_formats_best_first():
+    import pandas as pd
+
+    from seedexplain.report import formats_above_word
+
+    summary = pd.DataFrame(dict(family="transformer", split="test_short",
+                                label=["word", "ranks", "spans_k2", "magnitude"], snr=[10.0, 12.5, 11.0, 3.0]))
+    assert formats_above_word(summary, "transformer", "test_short") == "ranks (12.5 vs 10.0), spans k2 (11.0 vs 10.0)"
+    assert formats_above_word(summary.assign(snr=[10.0, 1.0, 2.0, 3.0]), "transformer", "test_short") == "none"
+    with pytest.raises(ValueError, match="family='linear'"):
+        formats_above_word(summary, "linear", "test_short")

@@ -167,6 +167,17 @@ def tradeoff_summary(table: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
+def formats_above_word(summary: pd.DataFrame, family: str, split: str) -> str:
+    """Return the formats of :func:`tradeoff_summary` whose median SNR beats the word level for ``family`` on
+    ``split``, as text (e.g. ``"ranks (12.4 vs 10.7)"``), best first; ``"none"`` when no format does."""
+    rows = summary[(summary.family == family) & (summary.split == split)].set_index("label").snr
+    if "word" not in rows.index:
+        raise ValueError(f"no word-level row for family={family!r}, split={split!r}")
+    better = rows[rows > rows["word"]].sort_values(ascending=False)
+    return ", ".join(f"{label.replace('_', ' ')} ({snr:.1f} vs {rows['word']:.1f})"
+                     for label, snr in better.items()) or "none"
+
+
 def method_snr(results: Results, methods: Iterable[str], split: str = "test_short") -> pd.DataFrame:
     """Return per-text SNR (definition A) of the transformer's explanations by each method: one row per text."""
     frames = [texts_snr([e.attributions for e in results.explanations("transformer", split, m)]).assign(method=m)
