@@ -37,6 +37,7 @@ import matplotlib.pyplot as plt
 from myst_nb import glue
 
 from seedexplain import faithfulness, pipeline, plots, report
+from seedexplain.artifacts import cached_value, machine
 from seedexplain.attribution import METHODS
 from seedexplain.config import make_config
 
@@ -54,8 +55,11 @@ config
 # ## Faithfulness and cost of every method (one seed)
 
 # %%
-comparison = faithfulness.compare_methods(model, tokenizer, texts, methods=methods, max_length=config.max_length,
-                                          seed=seed, n_layers=n_layers)
+# Cached with the artifacts (per machine: the table holds timings).
+params = {"model": pipeline.model_params(config, "transformer", seed), "n_texts": len(texts), "methods": methods,
+          "n_layers": n_layers, "max_length": config.max_length, **machine()}
+comparison = cached_value(artifacts, "method_comparison", params, lambda: faithfulness.compare_methods(
+    model, tokenizer, texts, methods=methods, max_length=config.max_length, seed=seed, n_layers=n_layers))
 report.glue_frame(comparison.table, ["method"], "faith")
 comparison.table.round(3)
 

@@ -35,6 +35,7 @@ import pandas as pd
 from myst_nb import glue
 
 from seedexplain import pipeline, plots, probing
+from seedexplain.artifacts import cached_value
 from seedexplain.config import make_config
 from seedexplain.models import load_transformer
 
@@ -49,15 +50,16 @@ models = {"pretrained": load_transformer(config.transformer, seed=config.seed),
 config
 
 # %% [markdown]
-# ## Word representations, part-of-speech labels and the control task
+# ## Word representations, part-of-speech labels, and probes with a control task
+#
+# Probes of every layer, real and control task, both splits (cached with the artifacts).
 
 # %%
-representations = {name: probing.word_representations(model, tokenizer, probe_texts, max_length=config.max_length)
-                   for name, (model, tokenizer) in models.items()}
-words = representations["pretrained"][1]
-assert words == representations["finetuned"][1]  # same tokenizer, same words
-labels = probing.pos_labels(words)
-control = probing.control_labels(words, labels, seed=config.seed)
+study = {"data": pipeline.data_params(config), "n_probe_texts": len(probe_texts), "n_repeats": n_repeats,
+         "pretrained": config.transformer, "finetuned": pipeline.model_params(config, "transformer", config.seed),
+         "max_length": config.max_length}
+words, labels, probes = cached_value(artifacts, "probing", study, lambda: probing.probe_study(
+    models, probe_texts, seed=config.seed, n_repeats=n_repeats, max_length=config.max_length))
 glue("probe_n_texts", len(probe_texts), display=False)
 glue("probe_n_repeats", n_repeats, display=False)
 glue("probe_n_occurrences", int((labels >= 0).sum()), display=False)
@@ -65,13 +67,7 @@ glue("probe_n_types", len({w.lower() for w, y in zip(words, labels) if y >= 0}),
 glue("probe_lexicon_coverage", float(np.mean(labels >= 0)), display=False)
 pd.Series(np.array(probing.COARSE_POS)[labels[labels >= 0]]).value_counts(normalize=True).round(3)
 
-# %% [markdown]
-# ## Probe and control accuracy per layer
-
 # %%
-probes = pd.concat([probing.probe_layers(representations[name][0], labels, control, words=words, seed=config.seed,
-                                         split_by=split, n_repeats=n_repeats).assign(model=name, split=split)
-                    for name in models for split in probing.SPLITS], ignore_index=True)
 last = probes.layer.max()
 for row in probes.itertuples():
     layers = [f"L{row.layer}"] + (["last"] if row.layer == last else [])  # "last" names the top layer of any model
@@ -110,8 +106,9 @@ plt.show()
 
 # %%
 finetuned, tokenizer = models["finetuned"]
-agreement = probing.attention_agreement(finetuned, tokenizer, test_texts, n_permutations=n_permutations,
-                                        seed=config.seed, max_length=config.max_length)
+checks = {"model": study["finetuned"], "n_permutations": n_permutations, "max_length": config.max_length}
+agreement = cached_value(artifacts, "attention_checks", checks, lambda: probing.attention_agreement(
+    finetuned, tokenizer, test_texts, n_permutations=n_permutations, seed=config.seed, max_length=config.max_length))
 summary = agreement.groupby(["attention", "reference"])[["spearman", "kendall", "same_top"]].agg(["median", "mean"])
 for (attention, reference), row in summary.iterrows():
     for column in ("spearman", "kendall", "same_top"):
@@ -137,9 +134,9 @@ deletions.describe().round(3)
 # ## Model randomisation: a random classification head
 
 # %%
-randomisation = probing.head_randomization_agreement(
+randomisation = cached_value(artifacts, "head_randomisation", checks, lambda: probing.head_randomization_agreement(
     finetuned, tokenizer, test_texts, methods=["attention_last", "attention_rollout", "grad_x_input"],
-    seed=config.seed + 1000, max_length=config.max_length)
+    seed=config.seed + 1000, max_length=config.max_length))
 random_summary = randomisation.groupby("method")[["spearman", "kendall"]].median()
 for method, row in random_summary.iterrows():
     glue(f"random_head_{method}_spearman_median", float(row.spearman), display=False)

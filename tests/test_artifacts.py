@@ -1,6 +1,7 @@
 """Artifacts: atomic writes, reuse, and detection of partial, corrupt or stale folders."""
 
 import json
+import os
 
 import pytest
 
@@ -71,3 +72,21 @@ def test_leftover_of_a_live_builder_is_kept_and_of_a_dead_one_removed(tmp_path):
     dead.mkdir()
     cached(tmp_path, "demo", PARAMS, build_counter([]))
     assert live.exists() and not dead.exists()
+
+
+def test_cached_value_computes_once_per_params(tmp_path):
+    from seedexplain.artifacts import cached_value, machine
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"table": [1.5, 2.5]}
+
+    params = {"n": 1, **machine()}
+    assert cached_value(tmp_path, "value", params, compute) == {"table": [1.5, 2.5]}
+    assert cached_value(tmp_path, "value", params, compute) == {"table": [1.5, 2.5]}
+    assert len(calls) == 1
+    cached_value(tmp_path, "value", {**params, "n": 2}, compute)
+    assert len(calls) == 2
+    assert machine()["cpu_count"] == os.cpu_count()

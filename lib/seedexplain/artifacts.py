@@ -13,13 +13,15 @@ import hashlib
 import json
 import logging
 import os
+import pickle
+import platform
 import shutil
 import socket
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from seedexplain import __version__
 from seedexplain.config import params_key
@@ -27,6 +29,7 @@ from seedexplain.config import params_key
 log = logging.getLogger(__name__)
 
 META = "meta.json"
+T = TypeVar("T")
 
 
 def artifact_path(root: str | os.PathLike, stage: str, params: dict[str, Any]) -> Path:
@@ -90,6 +93,26 @@ def read_meta(folder: str | os.PathLike) -> dict[str, Any] | None:
             log.warning("artifact file %s is missing or corrupt: rebuilding %s", path, folder)
             return None
     return meta
+
+
+def cached_value(root: str | os.PathLike, stage: str, params: dict[str, Any], compute: Callable[[], T]) -> T:
+    """Return ``compute()``, computed once per ``params`` and kept (pickled) in the artifact ``stage``.
+
+    For a notebook's costly results (probes, method comparisons) that are not models or explanations. ``params``
+    must name everything the value depends on; a value that holds timings should include :func:`machine`.
+    """
+    def build(folder: Path) -> dict[str, Any]:
+        with open(folder / "value.pkl", "wb") as handle:
+            pickle.dump(compute(), handle)
+        return {}
+
+    with open(cached(root, stage, params, build) / "value.pkl", "rb") as handle:
+        return pickle.load(handle)
+
+
+def machine() -> dict[str, Any]:
+    """Return what identifies this machine's speed in the parameters of a cached timing: processor and count."""
+    return {"machine": platform.machine(), "processor": platform.processor(), "cpu_count": os.cpu_count()}
 
 
 def _builder_alive(folder: Path) -> bool:

@@ -265,6 +265,24 @@ def probe_layers(features: Sequence[np.ndarray], labels: np.ndarray, control: np
     return summary[columns].reset_index()
 
 
+def probe_study(models: dict[str, tuple[PreTrainedModel, PreTrainedTokenizerBase]], texts: Sequence[str], *,
+                seed: int, n_repeats: int, max_length: int) -> tuple[list[str], np.ndarray, pd.DataFrame]:
+    """Return the words of ``texts``, their part-of-speech labels (-1: not in the lexicon) and the probes of every
+    layer of every model (``{name: (model, tokenizer)}``, same tokenizer) under both splits (:data:`SPLITS`):
+    :func:`probe_layers` rows with the columns ``model`` and ``split`` added."""
+    representations = {name: word_representations(model, tokenizer, texts, max_length=max_length)
+                       for name, (model, tokenizer) in models.items()}
+    words = next(iter(representations.values()))[1]
+    if any(r[1] != words for r in representations.values()):
+        raise ValueError("the models segment the texts into different words: they need the same tokenizer")
+    labels = pos_labels(words)
+    control = control_labels(words, labels, seed=seed)
+    probes = pd.concat([probe_layers(representations[name][0], labels, control, words=words, seed=seed,
+                                     split_by=split, n_repeats=n_repeats).assign(model=name, split=split)
+                        for name in models for split in SPLITS], ignore_index=True)
+    return words, labels, probes
+
+
 def _majority_accuracy(y_train: np.ndarray, y_test: np.ndarray) -> float:
     return float(np.mean(y_test == np.bincount(y_train).argmax()))
 

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import platform
 import tempfile
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 import pandas as pd
 
 from seedexplain import pipeline
-from seedexplain.artifacts import cached
+from seedexplain.artifacts import cached_value, machine
 from seedexplain.config import Config, make_config
 
 log = logging.getLogger(__name__)
@@ -87,11 +84,5 @@ def measured_scaling(config: Config, n_workers: Iterable[int], artifacts: str) -
     ``artifacts`` (stage ``scaling``)."""
     n_workers = list(n_workers)
     run = {k: v for k, v in config.to_dict().items() if k != "artifacts"}
-    params = {"run": run, "n_workers": n_workers, "cpu_count": os.cpu_count(), "machine": platform.machine()}
-
-    def build(folder: Path) -> dict[str, list[float]]:
-        table = time_executors(config, n_workers)
-        table.to_csv(folder / "timings.csv", index=False)
-        return {"seconds": table.seconds.round(2).tolist()}
-
-    return pd.read_csv(cached(artifacts, "scaling", params, build) / "timings.csv")
+    params = {"run": run, "n_workers": n_workers, **machine()}
+    return cached_value(artifacts, "scaling", params, lambda: time_executors(config, n_workers))
