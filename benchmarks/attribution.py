@@ -8,6 +8,7 @@ variant is repeated and the fastest repeat counts, because the machine may be sh
 timed on short (~20 words) and long (~150 words) texts. The last line printed is the speed-up of batching.
 
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/python benchmarks/attribution.py --repeats 2 --threads 1
+    ... benchmarks/attribution.py --device cuda    # the same benchmark on a GPU
 
 On a shared machine ``--threads 1`` gives steadier figures: two OpenMP threads that cannot both get a core
 spin-wait for each other.
@@ -33,6 +34,7 @@ from seedexplain.attribution import METHODS, word_attributions
 from seedexplain.config import make_config
 from seedexplain.data import load_dataset
 from seedexplain.models import load_transformer
+from seedexplain.train import resolve_device
 from seedexplain.words import aggregate, segment, token_word_index
 
 COMPARED = ("grad_x_input", "integrated_gradients")
@@ -57,7 +59,7 @@ def per_example_loop(model, tokenizer, texts: list[str], method: str) -> list[np
     for text in texts:
         encoding = tokenizer(text, truncation=True, max_length=MAX_LENGTH_SHORT, return_offsets_mapping=True,
                              return_tensors="pt")
-        ids, mask = encoding["input_ids"], encoding["attention_mask"]
+        ids, mask = encoding["input_ids"].to(model.device), encoding["attention_mask"].to(model.device)
         if method == "grad_x_input":
             explainer = LayerGradientXActivation(forward, model.get_input_embeddings())
             attributions = explainer.attribute(ids, additional_forward_args=(mask,))
@@ -69,7 +71,7 @@ def per_example_loop(model, tokenizer, texts: list[str], method: str) -> list[np
                                                n_steps=N_STEPS)
         words = segment(text)
         token_word = token_word_index(encoding["offset_mapping"][0].tolist(), words)
-        results.append(aggregate(attributions.sum(-1)[0].detach().numpy(), token_word, len(words)))
+        results.append(aggregate(attributions.sum(-1)[0].detach().cpu().numpy(), token_word, len(words)))
     return results
 
 
@@ -80,10 +82,11 @@ def rss_mb() -> float:
     return kb / 1024
 
 
-def child(variant: str, method: str, out: str) -> None:
+def child(variant: str, method: str, out: str, device: str) -> None:
     """Run one variant in this (fresh) process; print its timing and memory as JSON, save its scores."""
     texts, _ = benchmark_texts()
     model, tokenizer = load_transformer("minilm", seed=0)
+    model.to(resolve_device(device))
     options = {"n_steps": N_STEPS} if method == "integrated_gradients" else {}
     word_attributions(model, tokenizer, texts[:2], method=method, **options)  # warm-up: one-off costs
     before = rss_mb()
@@ -99,17 +102,18 @@ def child(variant: str, method: str, out: str) -> None:
     print(json.dumps({"seconds": seconds, "rss_before_mb": before, "peak_rss_mb": peak}))
 
 
-def run_child(variant: str, method: str, folder: Path) -> tuple[dict, list[np.ndarray]]:
+def run_child(variant: str, method: str, folder: Path, device: str) -> tuple[dict, list[np.ndarray]]:
     """Return the measurements and word scores of one variant, run in a fresh process."""
     out = folder / f"{variant}-{method}.npz"
     threads = str(torch.get_num_threads())
-    command = [sys.executable, __file__, "--threads", threads, "--child", variant, method, str(out)]
+    command = [sys.executable, __file__, "--threads", threads, "--device", device, "--child", variant, method,
+               str(out)]
     done = subprocess.run(command, check=True, capture_output=True, text=True)
     scores = np.load(out)
     return json.loads(done.stdout.strip().splitlines()[-1]), [scores[k] for k in scores.files]
 
 
-def compare_batched_with_loop(repeats: int) -> dict[str, dict[str, float]]:
+def compare_batched_with_loop(repeats: int, device: str) -> dict[str, dict[str, float]]:
     """Print the batched-vs-loop table; return the fastest seconds per (method, variant)."""
     best: dict[str, dict[str, float]] = {}
     print(f"\n== MiniLM, {N_SHORT} short texts, max_length {MAX_LENGTH_SHORT}: batched vs per-example loop")
@@ -121,7 +125,7 @@ def compare_batched_with_loop(repeats: int) -> dict[str, dict[str, float]]:
             scores = {}
             for _ in range(repeats):  # alternate the variants so both see the same background load
                 for variant in runs:
-                    measured, scores[variant] = run_child(variant, method, Path(folder))
+                    measured, scores[variant] = run_child(variant, method, Path(folder), device)
                     runs[variant].append(measured)
             for variant, measured in runs.items():
                 seconds = min(m["seconds"] for m in measured)
@@ -136,9 +140,10 @@ def compare_batched_with_loop(repeats: int) -> dict[str, dict[str, float]]:
     return best
 
 
-def seconds_per_text(short: list[str], long: list[str], repeats: int) -> None:
+def seconds_per_text(short: list[str], long: list[str], repeats: int, device: str) -> None:
     """Print the seconds per text of every method on short and long texts (batch_size 16, fastest repeat)."""
     model, tokenizer = load_transformer("minilm", seed=0)
+    model.to(resolve_device(device))
     print(f"\n== seconds per text, every method (short: {len(short)} texts of ~"
           f"{np.mean([len(segment(t)) for t in short]):.0f} words, max_length {MAX_LENGTH_SHORT}; long: "
           f"{len(long)} texts of ~{np.mean([len(segment(t)) for t in long]):.0f} words, max_length "
@@ -161,17 +166,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2, help="runs of each variant; the fastest counts")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch intra-op threads")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="auto: CUDA when present, else CPU")
     parser.add_argument("--child", nargs=3, metavar=("VARIANT", "METHOD", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.child:
-        child(*args.child)
+        child(*args.child, args.device)
         return
     short, long = benchmark_texts()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+    print(f"torch {torch.__version__}, device {resolve_device(args.device)}, {torch.get_num_threads()} threads, "
+          f"{os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f} at start")
-    best = compare_batched_with_loop(args.repeats)
-    seconds_per_text(short[:16], long, args.repeats)
+    best = compare_batched_with_loop(args.repeats, args.device)
+    seconds_per_text(short[:16], long, args.repeats, args.device)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
     for method, seconds in best.items():
         print(f"speed-up of batching, {method}: {seconds['loop'] / seconds['batched']:.2f}x")

@@ -1,6 +1,6 @@
 """Seconds per seed and accuracy of MiniLM fine-tuning under different settings (one seed each).
 
-Usage: .venv/bin/python benchmarks/training.py [--seed 0]
+Usage: .venv/bin/python benchmarks/training.py [--seed 0] [--device auto|cpu|cuda]
 Prints one line per setting: training seconds, accuracy on short and long test texts. Settings vary the number of
 training texts, epochs, batch size and torch threads around the full profile's defaults.
 """
@@ -34,13 +34,15 @@ SETTINGS = (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="auto: CUDA when present, else CPU")
     args = parser.parse_args()
     print(f"{'n_train':>7} {'epochs':>6} {'batch':>5} {'threads':>7} {'seconds':>8} {'acc short':>9} {'acc long':>8}")
     for setting in SETTINGS:
         torch.set_num_threads(setting["threads"])
         with tempfile.TemporaryDirectory() as folder:
             config = make_config("full", n_seeds=2, seed=args.seed, artifacts=folder, n_train=setting["n_train"],
-                                 epochs=setting["epochs"], batch_size=setting["batch_size"])
+                                 epochs=setting["epochs"], batch_size=setting["batch_size"], device=args.device)
             report = read_meta(pipeline.train_seed(config, "transformer", args.seed))["report"]
         print(f"{setting['n_train']:>7} {setting['epochs']:>6} {setting['batch_size']:>5} {setting['threads']:>7} "
               f"{report['train_seconds']:>8.1f} {report['accuracy_test_short']:>9.3f} "
