@@ -72,15 +72,16 @@ results.accuracy.pivot_table(index=["family", "seed"], columns="split", values="
 # ## One text, every seed
 
 # %%
-example = report.example_text(results)
+examples = report.example_texts(results, n=3)
 short = {family: results.explanations(family, "test_short") for family in pipeline.FAMILIES}
-attributions = {family: short[family][example].attributions for family in pipeline.FAMILIES}
-fig = plots.word_heatmap(short["linear"][example].words, attributions)
+attributions = {family: short[family][examples[0]].attributions for family in pipeline.FAMILIES}
+fig = plots.word_heatmap(short["linear"][examples[0]].words, attributions)
 plots.save_figure(fig, "word_heatmap", figures)
 plt.show()
 
 # %%
-fig = plots.word_distributions(short["linear"][example].words, attributions)
+fig = plots.word_distributions([(short["linear"][i].words, {f: short[f][i].attributions for f in short})
+                                for i in examples])
 plots.save_figure(fig, "word_distributions", figures)
 plt.show()
 

@@ -82,3 +82,15 @@ def test_truncation_is_recorded_and_reported(results, tiny_config):
     assert table.loc["test_long", "hidden_words"] == hidden > 0
     folder = pipeline.explain_seed(short.config, "transformer", tiny_config.seed, "test_long")
     assert read_meta(folder)["report"]["n_truncated_texts"] == tiny_config.n_test_long
+
+
+def test_example_texts_are_near_the_target_length_and_cover_both_classes(results):
+    from seedexplain.report import example_texts
+
+    explanations = results.explanations("linear", "test_short")
+    chosen = example_texts(results, n=3, target_words=10)
+    assert len(set(chosen)) == 3 and {explanations[i].label for i in chosen} == {0, 1}
+    best = min(range(len(explanations)), key=lambda i: abs(len(explanations[i].words) - 10))
+    assert chosen[0] == best and example_texts(results, n=1, target_words=10) == [best]
+    with pytest.raises(ValueError, match="n=0 must be between 1 and"):
+        example_texts(results, n=0)

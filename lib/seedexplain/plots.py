@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -111,25 +111,26 @@ def seed_curve(curve: pd.DataFrame) -> Figure:
     return fig
 
 
-def word_distributions(words: tuple[str, ...], attributions: Mapping[str, np.ndarray]) -> Figure:
-    """Return, for one text, boxplots over seeds of every word's attribution, one panel per family.
+def word_distributions(examples: Sequence[tuple[tuple[str, ...], Mapping[str, np.ndarray]]]) -> Figure:
+    """Return boxplots over seeds of every word's attribution: one row per text, one panel per family.
 
-    ``attributions`` maps a family to its (n_words, n_seeds) array. A word whose box straddles zero has no
-    stable sign across seeds.
+    Each example is ``(words, attributions)`` with ``attributions`` mapping a family to its (n_words, n_seeds)
+    array. A word whose box straddles zero has no stable sign across seeds.
     """
-    families = [f for f in FAMILY_LABELS if f in attributions]
-    fig, axes = plt.subplots(1, len(families), figsize=(max(6.0, 0.3 * len(words)) * len(families) / 1.5, 3.4),
-                             squeeze=False)
-    for ax, family in zip(axes[0], families):
-        a = np.asarray(attributions[family], dtype=float)
-        parts = ax.boxplot(a.T, patch_artist=True, showfliers=True, widths=0.6)
-        for box in parts["boxes"]:
-            box.set_facecolor(COLOURS[family])
-            box.set_alpha(0.6)
-        ax.axhline(0, color="black", lw=0.5)
-        ax.set_xticks(range(1, len(words) + 1), words, rotation=90, fontsize=8)
-        ax.set_title(FAMILY_LABELS[family], fontsize=10)
-    axes[0, 0].set_ylabel("attribution across seeds")
+    families = [f for f in FAMILY_LABELS if f in examples[0][1]]
+    width = max(6.0, 0.3 * max(len(words) for words, _ in examples)) * len(families) / 1.5
+    fig, axes = plt.subplots(len(examples), len(families), figsize=(width, 3.4 * len(examples)), squeeze=False)
+    for row, (words, attributions) in zip(axes, examples):
+        for ax, family in zip(row, families):
+            a = np.asarray(attributions[family], dtype=float)
+            parts = ax.boxplot(a.T, patch_artist=True, showfliers=True, widths=0.6)
+            for box in parts["boxes"]:
+                box.set_facecolor(COLOURS[family])
+                box.set_alpha(0.6)
+            ax.axhline(0, color="black", lw=0.5)
+            ax.set_xticks(range(1, len(words) + 1), words, rotation=90, fontsize=8)
+            ax.set_title(FAMILY_LABELS[family], fontsize=10)
+        row[0].set_ylabel("attribution across seeds")
     fig.tight_layout()
     return fig
 

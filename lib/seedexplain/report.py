@@ -128,10 +128,21 @@ def data_summary(results: Results) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def example_text(results: Results, split: str = "test_short", *, target_words: int = 18) -> int:
-    """Return the index of the first text of ``split`` whose number of explained words is closest to the target."""
-    lengths = np.array([len(e.words) for e in results.explanations("linear", split)])
-    return int(np.argmin(np.abs(lengths - target_words)))
+def example_texts(results: Results, n: int = 3, split: str = "test_short", *, target_words: int = 18) -> list[int]:
+    """Return the indices of ``n`` texts of ``split`` to show: those whose number of explained words is closest to
+    ``target_words`` (earlier texts first on ties), with both classes among them when ``n >= 2``."""
+    explanations = results.explanations("linear", split)
+    if not 1 <= n <= len(explanations):
+        raise ValueError(f"n={n!r} must be between 1 and the {len(explanations)} texts of {split}")
+    distance = np.abs(np.array([len(e.words) for e in explanations]) - target_words)
+    order = [int(i) for i in np.argsort(distance, kind="stable")]
+    labels = [explanations[i].label for i in order]
+    chosen = {order[labels.index(y)] for y in set(labels)} if n >= 2 else set()
+    for i in order:
+        if len(chosen) >= n:
+            break
+        chosen.add(i)
+    return sorted(chosen, key=order.index)
 
 
 TRADEOFF_FORMATS = (("word", {}), ("magnitude", {}), ("ranks", {}), ("centred_square", {}),
