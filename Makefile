@@ -25,6 +25,8 @@ _ := $(shell mkdir -p $(dir $(PARAM_STAMP)) && echo '$(NB_PARAMS)' | cmp -s - $(
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
+# The library's progress bars go to this terminal, not into the executed notebooks (see seedexplain.progress).
+export SEEDEXPLAIN_PROGRESS := terminal
 
 .PHONY: all book browser notebooks test lint venv sweep clean distclean
 .DELETE_ON_ERROR:

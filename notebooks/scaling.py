@@ -30,6 +30,7 @@ from myst_nb import glue
 from seedexplain import scaling
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+logging.getLogger("distributed").setLevel(logging.WARNING)  # the cluster's start-up chatter
 config = scaling.scaling_config(profile, **({} if n_seeds is None else {"n_seeds": n_seeds}))
 table = scaling.measured_scaling(config, n_workers, artifacts)
 for row in table.itertuples():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("CI", "true")  # hides progress bars (see seedexplain.pipeline.quiet)
+os.environ.setdefault("CI", "true")  # hides progress bars (see seedexplain.progress)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest  # noqa: E402

@@ -18,7 +18,7 @@ LABELS = np.array([1, 0, 1, 0, 1, 0] * 4)
 def train_tiny(seed: int) -> dict[str, torch.Tensor]:
     model, tokenizer = load_transformer("tiny-bert", seed=seed)
     fine_tune(model, tokenizer, TEXTS, LABELS, seed=seed, epochs=1, batch_size=4, learning_rate=1e-3,
-              max_length=32, device=torch.device("cpu"), progress=False)
+              max_length=32, device=torch.device("cpu"))
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import pickle
 import platform
 import time
@@ -22,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 from transformers import BertForSequenceClassification
 
 from seedexplain import __version__
@@ -31,17 +29,13 @@ from seedexplain.config import Config, params_key
 from seedexplain.data import Dataset, load_dataset
 from seedexplain.linear import train_linear
 from seedexplain.models import load_tokenizer, load_transformer
+from seedexplain.progress import progress
 from seedexplain.train import accuracy, fine_tune, resolve_device, seed_everything, transformer_logit_diff
 
 log = logging.getLogger(__name__)
 
 FAMILIES = ("transformer", "linear")
 SPLITS = ("test_short", "test_long")
-
-
-def quiet() -> bool:
-    """Return True when progress bars should be hidden (``CI`` is set, as in CI and the test suite)."""
-    return bool(os.environ.get("CI"))
 
 
 # --- parameters each stage depends on -------------------------------------------------------------------------
@@ -105,7 +99,7 @@ def train_seed(config: Config, family: str, seed: int) -> Path:
             report.update(fine_tune(model, tokenizer, data.train.texts, data.train.labels, seed=seed,
                                     epochs=config.epochs, batch_size=config.batch_size,
                                     learning_rate=config.learning_rate, max_length=config.max_length,
-                                    device=resolve_device(config.device), progress=not quiet()))
+                                    device=resolve_device(config.device)))
             report["train_seconds"] = round(time.perf_counter() - start, 2)
             model.save_pretrained(folder)
             scores = {s: transformer_logit_diff(model, tokenizer, data.split(s).texts, max_length=config.max_length)
@@ -261,7 +255,7 @@ def run(config: Config, *, scheduler: str | None = None) -> Results:
         with Client(scheduler) as client:
             reports = client.gather(client.map(seed_task, [config] * config.n_seeds, config.seeds, pure=False))
     else:
-        reports = [seed_task(config, s) for s in tqdm(config.seeds, desc="seeds", disable=quiet())]
+        reports = [seed_task(config, s) for s in progress(config.seeds, desc="seeds")]
     rows = [{"family": f, "seed": r[f]["seed"], "split": s, "accuracy": r[f][f"accuracy_{s}"],
              "train_seconds": r[f]["train_seconds"]} for r in reports for f in FAMILIES for s in SPLITS]
     results = Results(config, pd.DataFrame(rows))

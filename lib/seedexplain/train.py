@@ -14,8 +14,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
+
+from seedexplain.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Gen
 
 def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], labels: np.ndarray,
               *, seed: int, epochs: int, batch_size: int, learning_rate: float, max_length: int,
-              device: torch.device, progress: bool = True) -> dict[str, float]:
+              device: torch.device) -> dict[str, float]:
     """Fine-tune ``model`` in place with AdamW and a linear schedule; return the mean training loss per epoch.
 
     Batches are length-bucketed with dynamic padding; data order and dropout come from ``seed``.
@@ -71,7 +72,7 @@ def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts:
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimizer, int(WARMUP_FRACTION * n_steps), n_steps)
     losses: dict[str, float] = {}
-    bar = tqdm(total=n_steps, desc=f"fine-tune seed {seed}", disable=not progress, leave=False)
+    bar = progress(total=n_steps, desc=f"fine-tune seed {seed}", leave=False)
     for epoch in range(epochs):
         total = 0.0
         batches = bucketed_batches(lengths, batch_size, rng)

@@ -22,6 +22,7 @@ from seedexplain.attribution.encoding import check_choice, encode, length_batche
 from seedexplain.attribution.gradient import Explainer, grad_x_input, integrated_gradients, saliency
 from seedexplain.attribution.lrp import lrp
 from seedexplain.attribution.perturbation import kernel_shap, occlusion
+from seedexplain.progress import progress
 
 __all__ = ["METHODS", "SIGNED_METHODS", "Explanation", "word_attributions"]
 
@@ -101,7 +102,8 @@ def word_attributions(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     model.to(target).eval()
     explanations: list[Explanation | None] = [None] * len(encoded)
     try:
-        for indices in length_batches([text.n_tokens for text in encoded], batch_size):
+        batches = length_batches([text.n_tokens for text in encoded], batch_size)
+        for indices in progress(batches, desc=f"{method}, {len(encoded)} texts", unit="batch", leave=False):
             batch = make_batch(tokenizer, [encoded[i] for i in indices], indices, target, batch_size)
             for i, text, (scores, extras) in zip(indices, batch.texts, explain(batch)):
                 if method not in _WORD_LEVEL:
