@@ -25,8 +25,9 @@ _ := $(shell mkdir -p $(dir $(PARAM_STAMP)) && echo '$(NB_PARAMS)' | cmp -s - $(
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
-# The library's progress bars go to this terminal, not into the executed notebooks (see seedexplain.progress).
-export SEEDEXPLAIN_PROGRESS := terminal
+# No progress bars inside executed notebooks (every redraw would be kept): papermill streams the notebooks' log
+# lines to this terminal instead (see seedexplain.progress).
+export SEEDEXPLAIN_PROGRESS := off
 
 .PHONY: all book browser notebooks test lint venv sweep clean distclean
 .DELETE_ON_ERROR:
@@ -46,7 +47,7 @@ notebooks: $(EXECUTED)
 notebooks/%.ipynb: notebooks/%.py $(INSTALLED) $(PARAM_STAMP) $(LIB)
 	@mkdir -p _build/notebook-inputs
 	$(BIN)/jupytext --quiet --to ipynb --output _build/notebook-inputs/$*.ipynb $<
-	$(BIN)/papermill --kernel python3 --cwd notebooks $(NB_PARAMS) \
+	$(BIN)/papermill --kernel python3 --cwd notebooks --log-output --no-progress-bar $(NB_PARAMS) \
 		_build/notebook-inputs/$*.ipynb notebooks/$*.partial.ipynb \
 		|| { echo "notebook $* failed: its output, with the error cell, is notebooks/$*.partial.ipynb"; exit 1; }
 	mv notebooks/$*.partial.ipynb $@

@@ -1,14 +1,14 @@
 """Progress bars for long work: training steps, seeds, attribution batches.
 
-Bars are hidden when ``CI`` is set (CI and the test suite). When ``SEEDEXPLAIN_PROGRESS=terminal`` (set by the
-Makefile for papermill runs) they are drawn on the process's own standard error — the terminal that runs
-``make`` — instead of inside the executed notebook, whose pages in the book would otherwise carry every redraw.
+Bars are hidden when ``CI`` is set (CI and the test suite) or when ``SEEDEXPLAIN_PROGRESS=off``. The Makefile
+sets the latter for its papermill runs: a kernel captures everything written to its standard error, so every
+redraw of a bar would land in the executed notebook and on its page in the book. There, progress is followed in
+the log lines that papermill streams to the terminal (``--log-output``) instead.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,17 +18,13 @@ PROGRESS_VARIABLE = "SEEDEXPLAIN_PROGRESS"
 
 
 def quiet() -> bool:
-    """Return True when progress bars should be hidden (``CI`` is set)."""
-    return bool(os.environ.get("CI"))
+    """Return True when progress bars should be hidden (``CI`` set, or ``SEEDEXPLAIN_PROGRESS=off``)."""
+    return bool(os.environ.get("CI")) or os.environ.get(PROGRESS_VARIABLE) == "off"
 
 
 def progress(iterable: Iterable[Any] | None = None, **options: Any) -> tqdm:
-    """Return a tqdm bar over ``iterable`` (or a manual one with ``total=``), placed as the module docstring says.
+    """Return a tqdm bar over ``iterable`` (or a manual one with ``total=``), hidden when :func:`quiet`.
 
     ``options`` are tqdm's (``desc``, ``total``, ``leave``, ...).
     """
-    if os.environ.get(PROGRESS_VARIABLE) == "terminal":
-        from tqdm import tqdm as plain
-
-        return plain(iterable, file=sys.__stderr__, disable=quiet(), **options)
     return tqdm(iterable, disable=quiet(), **options)
