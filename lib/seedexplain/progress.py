@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from tqdm.auto import tqdm
+from tqdm import tqdm  # not tqdm.auto: in a kernel without ipywidgets it warns on every import
 
 PROGRESS_VARIABLE = "SEEDEXPLAIN_PROGRESS"
 
