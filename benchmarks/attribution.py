@@ -26,6 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("SEEDEXPLAIN_PROGRESS", "off")  # bars would interleave with the printed tables
+
 import numpy as np
 import torch
 from captum.attr import LayerGradientXActivation, LayerIntegratedGradients
