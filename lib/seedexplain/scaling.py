@@ -26,7 +26,7 @@ SCALING_RUNS = {
     # Seconds, for CI: the synthetic task and the tiny BERT.
     "quick": dict(dataset="synthetic", transformer="tiny-bert", n_seeds=2, n_train=48, n_test_short=8,
                   n_test_long=4, long_k=3),
-    # The study's model and task at the quick profile's sizes, 4 seeds: a few minutes per executor.
+    # The study's model and task at the quick profile's sizes, 4 seeds: one to two minutes per executor.
     "full": dict(n_seeds=4, n_train=400, n_test_short=20, n_test_long=10),
 }
 """The run each profile times (see :func:`scaling_config`)."""
