@@ -62,7 +62,7 @@ def cached(root: str | os.PathLike, stage: str, params: dict[str, Any], build: C
             "version": __version__,
             "seconds": round(time.perf_counter() - start, 3),
             "report": report,
-            "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir())},
+            "files": {p.name: file_sha256(p) for p in sorted(tmp.iterdir())},
         }
         _write_text(tmp / META, json.dumps(meta, indent=1, sort_keys=True, default=str))
         if final.exists():
@@ -89,7 +89,7 @@ def read_meta(folder: str | os.PathLike) -> dict[str, Any] | None:
         return None
     for name, digest in meta.get("files", {}).items():
         path = folder / name
-        if not path.is_file() or _sha256(path) != digest:
+        if not path.is_file() or file_sha256(path) != digest:
             log.warning("artifact file %s is missing or corrupt: rebuilding %s", path, folder)
             return None
     return meta
@@ -141,7 +141,8 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Return the SHA-256 hex digest of the file at ``path``, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -8,13 +8,13 @@ distributed client for users with a cluster (the artifact folder must then be on
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import pickle
 import platform
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import torch
 from transformers import BertForSequenceClassification
 
 from seedexplain import __version__
-from seedexplain.artifacts import cached, read_meta, write_json
+from seedexplain.artifacts import cached, file_sha256, read_meta, write_json
 from seedexplain.config import Config, params_key
 from seedexplain.data import Dataset, load_dataset
 from seedexplain.linear import train_linear
@@ -45,8 +45,17 @@ def data_params(config: Config) -> dict[str, Any]:
     keys = ("dataset", "n_train", "n_test_short", "n_test_long", "long_k", "split_seed")
     params = {k: getattr(config, k) for k in keys}
     if config.dataset.endswith(".csv"):
-        params["dataset"] = "csv:" + hashlib.sha256(Path(config.dataset).read_bytes()).hexdigest()
+        path = Path(config.dataset).resolve()
+        stat = path.stat()
+        params["dataset"] = "csv:" + _content_digest(str(path), stat.st_mtime_ns, stat.st_size)
     return params
+
+
+@lru_cache(maxsize=8)
+def _content_digest(path: str, mtime_ns: int, size: int) -> str:
+    """Return the SHA-256 of a file, hashed once per (path, modification time, size): every stage's parameters
+    include the data's, so a CSV dataset would otherwise be re-read for each model and explanation."""
+    return file_sha256(Path(path))
 
 
 def model_params(config: Config, family: str, seed: int) -> dict[str, Any]:
