@@ -13,6 +13,7 @@ INSTALLED := $(VENV)/.installed
 NOTEBOOKS := snr_short_long methods beyond estimators probing scaling
 EXECUTED := $(NOTEBOOKS:%=notebooks/%.ipynb)
 NB_PARAMS := -p profile $(PROFILE) -p artifacts $(ARTIFACTS)
+PAPERMILL := $(BIN)/papermill --kernel python3 --cwd notebooks --log-output --no-progress-bar
 PARAM_STAMP := _build/stamps/notebook-params.txt
 LIB := $(shell find lib -name '*.py' 2>/dev/null)
 BOOK_SOURCES := _config.yml _toc.yml references.bib $(wildcard book/*.md) $(wildcard book/_ext/*.py) book/favicon.png
@@ -47,7 +48,7 @@ notebooks: $(EXECUTED)
 notebooks/%.ipynb: notebooks/%.py $(INSTALLED) $(PARAM_STAMP) $(LIB)
 	@mkdir -p _build/notebook-inputs
 	$(BIN)/jupytext --quiet --to ipynb --output _build/notebook-inputs/$*.ipynb $<
-	$(BIN)/papermill --kernel python3 --cwd notebooks --log-output --no-progress-bar $(NB_PARAMS) \
+	$(PAPERMILL) $(NB_PARAMS) \
 		_build/notebook-inputs/$*.ipynb notebooks/$*.partial.ipynb \
 		|| { echo "notebook $* failed: its output, with the error cell, is notebooks/$*.partial.ipynb"; exit 1; }
 	mv notebooks/$*.partial.ipynb $@
@@ -82,11 +83,11 @@ sweep: $(INSTALLED)
 	$(BIN)/jupytext --quiet --to ipynb --output _build/notebook-inputs/sweep.ipynb notebooks/sweep.py
 	for v in $(VALUES); do \
 		mkdir -p $(SWEEP_DIR)/$(PARAM)-$$v && \
-		$(BIN)/papermill --kernel python3 --cwd notebooks $(NB_PARAMS) -p $(PARAM) $$v \
+		$(PAPERMILL) $(NB_PARAMS) -p $(PARAM) $$v \
 			-p figures $(SWEEP_DIR)/$(PARAM)-$$v/figures \
 			_build/notebook-inputs/snr_short_long.ipynb $(SWEEP_DIR)/$(PARAM)-$$v/snr_short_long.ipynb || exit 1; \
 	done
-	$(BIN)/papermill --kernel python3 --cwd notebooks -p sweep_dir $(SWEEP_DIR) -p figures $(SWEEP_DIR)/figures \
+	$(PAPERMILL) -p sweep_dir $(SWEEP_DIR) -p figures $(SWEEP_DIR)/figures \
 		_build/notebook-inputs/sweep.ipynb $(SWEEP_DIR)/compare.ipynb
 	@echo "sweep: $(SWEEP_DIR)/compare.ipynb compares the runs in $(SWEEP_DIR)/$(PARAM)-*/"
 

@@ -112,8 +112,9 @@ tests.round(4)
 
 # %%
 for split in pipeline.SPLITS:
-    glue(f"verdict_{split}", report.verdict(summary, tests, split), display=False)
-    print(f"{split}: {report.verdict(summary, tests, split)}")
+    sentence = report.verdict(summary, tests, split)
+    glue(f"verdict_{split}", sentence, display=False)
+    print(f"{split}: {sentence}")
 
 # %% [markdown]
 # ## Agreement between seeds and SNR against the number of seeds

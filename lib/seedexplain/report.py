@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seedexplain.config import Config
-from seedexplain.pipeline import FAMILIES, SPLITS, Results
+from seedexplain.config import Config, make_config
+from seedexplain.pipeline import FAMILIES, SPLITS, Results, run
 from seedexplain.snr import corpus_snr, snr_vs_n_seeds, texts_snr
 from seedexplain.stats import bootstrap_ci, paired_comparison, texts_agreement
 
@@ -212,9 +212,6 @@ def sweep_results(folder: str | Path, notebook: str = "snr_short_long.ipynb") ->
     """
     import nbformat
 
-    from seedexplain.config import make_config
-    from seedexplain.pipeline import run
-
     folder = Path(folder)
     runs = {}
     for path in sorted(folder.glob(f"*/{notebook}")):
@@ -250,8 +247,8 @@ def verdict(summary: pd.DataFrame, tests: pd.DataFrame, split: str, *, definitio
 
     "supported" needs the paired test to reject equality with the linear model ahead (positive rank-biserial
     correlation, the direction the Wilcoxon test measures); the sentence says whether the medians' confidence
-    intervals also separate. A significant difference the other way is
-    "contradicted"; no significant difference is "not supported".
+    intervals also separate. A significant difference the other way is "contradicted"; no significant difference
+    is "not supported".
     """
     rows = summary[(summary.definition == definition) & (summary.split == split)].set_index("family")
     test = tests[(tests.split == split) & (tests.definition == definition) & (tests.test == "wilcoxon")]
