@@ -11,9 +11,12 @@
 # %% [markdown]
 # # Signal, noise and SNR across seeds: short and long texts
 #
-# Trains `n_seeds` copies of the fine-tuned transformer and of the logistic regression (same data, only the seeds
-# differ), explains every test text with each copy, and measures per-text signal, noise and SNR (definitions A, B
-# and C), with bootstrap confidence intervals, paired tests and the dependence on the number of seeds.
+# Trains `n_seeds` copies of the fine-tuned transformer and of the logistic regression (same data, only the
+# randomness differs, identically for both families), explains every test text with each copy, and measures per-text
+# signal, noise and SNR (definitions A, B and C). The headline run resamples the training set with each seed
+# (`randomness = "seed+data"`); a second run changes only initialisation, data order and dropout
+# (`"seed"`), and a third repeats the headline on disjoint seeds (replication). The verdict reads the seed-level
+# comparison (seeds and texts resampled), Holm-adjusted over lengths, definitions and randomness settings.
 
 # %% tags=["parameters"]
 profile = "full"
@@ -21,24 +24,41 @@ seed = 0
 n_seeds = None  # None: the profile's default
 dataset = "subjectivity"
 method = "lrp"
+randomness = "seed+data"  # the headline run's randomness
+other_randomness = "seed"  # the second run's (None: skip it)
+replication_seed = 10  # first seed of the replication run (None: skip it); must not overlap the headline seeds
 artifacts = "../artifacts"
 figures = "../book/figures"  # where the book picks up this notebook's figures
 n_resamples = 1000
 
 # %%
+import dataclasses
 import logging
 
 import matplotlib.pyplot as plt
+import pandas as pd
 from myst_nb import glue
 
-from seedexplain import pipeline, plots, report
+from seedexplain import pipeline, plots, prose, report
 from seedexplain.config import make_config
+from seedexplain.constraints import SPLITS
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 overrides = {} if n_seeds is None else {"n_seeds": n_seeds}
-config = make_config(profile, seed=seed, dataset=dataset, method=method, artifacts=artifacts, **overrides)
-results = pipeline.run(config)
+config = make_config(profile, seed=seed, dataset=dataset, method=method, randomness=randomness,
+                     artifacts=artifacts, **overrides)
+variants = {randomness: config}
+if other_randomness:
+    variants[other_randomness] = dataclasses.replace(config, randomness=other_randomness)
+replication = None
+if replication_seed is not None:
+    replication = dataclasses.replace(config, seed=replication_seed)
+    if set(replication.seeds) & set(config.seeds):
+        raise ValueError(f"replication_seed={replication_seed!r} overlaps the headline seeds {config.seeds}")
+runs = {name: pipeline.run(variant) for name, variant in variants.items()}
+results = runs[randomness]
 glue("n_seeds", config.n_seeds, display=False)
+glue("randomness", randomness, display=False)
 config
 
 # %% [markdown]
@@ -46,7 +66,7 @@ config
 
 # %%
 data = report.data_summary(results)
-report.glue_frame(data, ["split"], "data")
+prose.glue_frame(data, ["split"], "data")
 data
 
 # %% [markdown]
@@ -55,26 +75,28 @@ data
 
 # %%
 truncation = results.truncation()
-report.glue_frame(truncation, ["split"], "trunc")
+prose.glue_frame(truncation, ["split"], "trunc")
 truncation
 
 # %% [markdown]
-# ## Accuracy of every seed
+# ## Accuracy of every seed, under each randomness setting
 
 # %%
-accuracy = results.accuracy.groupby(["family", "split"]).accuracy.agg(["mean", "std", "min", "max"]).reset_index()
-report.glue_frame(accuracy, ["family", "split"], "acc")
+accuracy = pd.concat([report.per_seed_accuracy(r).assign(randomness=name) for name, r in runs.items()])
+prose.glue_frame(accuracy[accuracy.randomness == randomness], ["family", "split"], "acc")
+prose.glue_frame(accuracy, ["randomness", "family", "split"], "acc")
 train_seconds = results.accuracy.drop_duplicates(["family", "seed"]).groupby("family").train_seconds.mean()
 glue("train_seconds_transformer", float(train_seconds["transformer"]), display=False)
-results.accuracy.pivot_table(index=["family", "seed"], columns="split", values="accuracy").round(3)
+pd.concat({name: r.accuracy.pivot_table(index=["family", "seed"], columns="split", values="accuracy")
+           for name, r in runs.items()}, names=["randomness"]).round(3)
 
 # %% [markdown]
 # ## One text, every seed
 
 # %%
 examples = report.example_texts(results, n=3)
-short = {family: results.explanations(family, "test_short") for family in pipeline.FAMILIES}
-attributions = {family: short[family][examples[0]].attributions for family in pipeline.FAMILIES}
+short = {family: results.explanations(family, "test_short") for family in results.families}
+attributions = {family: short[family][examples[0]].attributions for family in results.families}
 fig = plots.word_heatmap(short["linear"][examples[0]].words, attributions)
 plots.save_figure(fig, "word_heatmap", figures)
 plt.show()
@@ -86,7 +108,7 @@ plots.save_figure(fig, "word_distributions", figures)
 plt.show()
 
 # %% [markdown]
-# ## Per-text signal, noise and SNR (definition A)
+# ## Per-text signal, noise and SNR (definition A, headline run)
 
 # %%
 table = results.snr_table()
@@ -95,33 +117,73 @@ plots.save_figure(fig, "snr_boxplots", figures)
 plt.show()
 
 # %% [markdown]
-# ## Medians with bootstrap CIs (definitions A, B, C) and paired tests
+# ## Medians with bootstrap CIs (definitions A, B, C), per randomness setting
 
 # %%
-summary = report.snr_summary(results, n_resamples=n_resamples)
-report.glue_frame(summary, ["definition", "family", "split"], "snr")
-summary.round(3)
+summaries = {name: report.snr_summary(r, n_resamples=n_resamples) for name, r in runs.items()}
+summary = summaries[randomness]
+prose.glue_frame(summary, ["definition", "family", "split"], "snr")
+for name, frame in summaries.items():
+    prose.glue_frame(frame, ["definition", "family", "split"], f"snr_{prose.glue_name(name)}")
+pd.concat(summaries, names=["randomness"]).round(3)
+
+# %% [markdown]
+# ## Seed-level comparison: the verdict
+#
+# Log ratio of median SNRs (linear over transformer), paired multi-bootstrap over texts and each family's seeds;
+# Holm's adjustment runs over every row (text lengths × definitions × randomness settings).
+
+# %%
+seed_tests = report.adjust_holm(pd.concat([report.seed_level_tests(r, n_resamples=2 * n_resamples)
+                                           .assign(randomness=name) for name, r in runs.items()],
+                                          ignore_index=True))
+prose.glue_frame(seed_tests, ["randomness", "split", "definition"], "slt")
+glue("n_holm_tests", len(seed_tests), display=False)
+seed_tests.round(4)
+
+# %%
+for name in runs:
+    for split in SPLITS:
+        sentence = prose.verdict(seed_tests[seed_tests.randomness == name], summaries[name], split)
+        glue(f"verdict_{prose.glue_name(name)}_{split}", sentence, display=False)
+        print(f"{name}, {split}: {sentence}")
+
+# %% [markdown]
+# ## Descriptive paired tests over texts (for these trained models only)
 
 # %%
 tests = report.family_tests(results)
-report.glue_frame(tests, ["split", "definition", "test"], "test")
+prose.glue_frame(tests, ["split", "definition", "test"], "test")
 tests.round(4)
 
 # %% [markdown]
-# The paper's claim, tested on each text length (rule in `seedexplain.report.verdict`):
+# ## Seeds of similar accuracy
+#
+# Seeds whose short-text accuracy is within 0.01 of their family's best, and the seed-level comparison on them.
 
 # %%
-for split in pipeline.SPLITS:
-    sentence = report.verdict(summary, tests, split)
-    glue(f"verdict_{split}", sentence, display=False)
-    print(f"{split}: {sentence}")
+filtered = report.accuracy_filter(results, epsilon=0.01, n_resamples=2 * n_resamples)
+prose.glue_frame(filtered.assign(subset=filtered.seeds.str.split().str[0]), ["split", "subset"], "accf")
+filtered.round(4)
+
+# %% [markdown]
+# ## Replication on disjoint seeds
+
+# %%
+replicated = {f"seeds {config.seeds[0]}-{config.seeds[-1]}": results}
+if replication is not None:
+    replicated[f"seeds {replication.seeds[0]}-{replication.seeds[-1]}"] = pipeline.run(replication)
+replication_table = report.replication_table(replicated, n_resamples=2 * n_resamples)
+order = {label: f"run{i}" for i, label in enumerate(replicated)}  # run0: the headline seeds, run1: the replication
+prose.glue_frame(replication_table.assign(run=replication_table.run.map(order)), ["run", "split"], "rep")
+replication_table.round(4)
 
 # %% [markdown]
 # ## Agreement between seeds and SNR against the number of seeds
 
 # %%
 agreement = report.agreement_summary(results)
-report.glue_frame(agreement, ["family", "split"], "agree")
+prose.glue_frame(agreement, ["family", "split"], "agree")
 agreement.round(3)
 
 # %%

@@ -27,8 +27,8 @@ def test_unknown_names_list_the_allowed_values(name, value):
     ("batch_size", 0, r"batch_size=0 must be an integer >= 1"),
     ("n_train", 2, r"n_train=2 must be an integer >= 4"),
     ("seed", -1, r"seed=-1 must be an integer >= 0"),
-    ("max_length", 4096, r"max_length=4096 must be between 8 and 512"),
-    ("learning_rate", 0, r"learning_rate=0.0 must be > 0"),
+    ("max_length", 4096, r"max_length=4096 must be an integer between 8 and 512"),
+    ("learning_rate", 0, r"learning_rate=0.0 must be a number in \(0, inf\)"),
 ])
 def test_out_of_range_numbers(name, value, match):
     with pytest.raises(ValueError, match=match):
@@ -58,8 +58,38 @@ def test_params_key_is_stable_and_sensitive():
     assert len(params_key(a)) == 16
 
 
-def test_config_knows_exactly_the_attribution_methods():
-    from seedexplain import attribution, config, words
+def test_choices_are_declared_once():
+    from seedexplain import attribution, constraints, words
 
-    assert config.METHODS == attribution.METHODS
-    assert config.AGGREGATIONS == words.AGGREGATIONS
+    assert attribution.METHODS is constraints.METHODS
+    assert words.AGGREGATIONS is constraints.AGGREGATIONS
+
+
+def test_families_accept_specs_and_strings():
+    assert make_config("quick").families == ("transformer", "linear")
+    config = make_config("quick", families="linear:bow, linear:features")
+    assert config.families == ("linear:bow", "linear:features")
+    assert make_config("quick", families=("transformer:tiny-bert", "transformer")).families[0] == "transformer:tiny-bert"
+    for bad in (("svm",), ("linear", "linear"), ("linear:svm",), ("transformer:nope",), ()):
+        with pytest.raises(ValueError, match=r"families=.* must be distinct families"):
+            make_config("quick", families=bad)
+
+
+def test_transformer_names_and_folders(tmp_path):
+    assert make_config("quick", transformer="minilm").transformer == "minilm"
+    with pytest.raises(ValueError, match=r"transformer='gpt2' is not one of 'minilm-l6', 'tiny-bert'.*'minilm'"):
+        make_config("quick", transformer="gpt2")
+    from seedexplain.registry import resolve
+
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"is a folder without tokenizer files"):
+        resolve(str(tmp_path))
+    (tmp_path / "config.json").unlink()
+    with pytest.raises(ValueError, match=r"is a folder without config.json and tokenizer files"):
+        make_config("quick", transformer=str(tmp_path))
+
+
+def test_cache_key_ignores_where_artifacts_live():
+    a, b = make_config("quick", artifacts="a"), make_config("quick", artifacts="b")
+    assert a.cache_key() == b.cache_key() and "artifacts" not in a.cache_key()
+    assert make_config("quick", seed=1).cache_key() != a.cache_key()

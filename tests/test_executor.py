@@ -21,7 +21,7 @@ def test_dask_local_cluster_matches_local_executor(tiny_config, tmp_path):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         remote = pipeline.run(remote_config, scheduler=cluster.scheduler_address)
     assert local.accuracy.equals(remote.accuracy.assign(train_seconds=local.accuracy.train_seconds))
-    for family in pipeline.FAMILIES:
+    for family in tiny_config.families:
         a = local.explanations(family, "test_short")
         b = remote.explanations(family, "test_short")
         for x, y in zip(a, b):

@@ -5,6 +5,7 @@ import pytest
 
 from seedexplain import pipeline
 from seedexplain.artifacts import read_meta
+from seedexplain.constraints import SPLITS
 from seedexplain.words import segment
 
 
@@ -22,8 +23,8 @@ def test_run_trains_every_seed_and_family(results, tiny_config):
 
 
 def test_explanations_have_one_row_per_word_and_one_column_per_seed(results, tiny_config):
-    for family in pipeline.FAMILIES:
-        for split in pipeline.SPLITS:
+    for family in tiny_config.families:
+        for split in SPLITS:
             texts = results.explanations(family, split)
             assert len(texts) == getattr(tiny_config, f"n_{split}")
             for t in texts:
@@ -35,11 +36,11 @@ def test_explanations_have_one_row_per_word_and_one_column_per_seed(results, tin
 def test_linear_explanations_are_exact(results, tiny_config):
     model = pipeline.load_model(tiny_config, "linear", tiny_config.seed)
     text = results.explanations("linear", "test_short")[0]
-    assert text.attributions[:, 0].sum() + model.intercept == pytest.approx(model.decision([text.text])[0])
+    assert text.attributions[:, 0].sum() + model.model.intercept == pytest.approx(model.logit_diff([text.text])[0])
 
 
 def test_second_run_reuses_every_artifact(results, tiny_config):
-    folders = [pipeline.train_seed(tiny_config, f, s) for f in pipeline.FAMILIES for s in tiny_config.seeds]
+    folders = [pipeline.train_seed(tiny_config, f, s) for f in tiny_config.families for s in tiny_config.seeds]
     stamps = [(f / "meta.json").stat().st_mtime_ns for f in folders]
     again = pipeline.run(tiny_config)
     assert [(f / "meta.json").stat().st_mtime_ns for f in folders] == stamps
@@ -50,7 +51,7 @@ def test_second_run_reuses_every_artifact(results, tiny_config):
 def test_changed_parameter_recomputes_only_what_depends_on_it(results, tiny_config):
     import dataclasses
 
-    other = dataclasses.replace(tiny_config, linear_epochs=tiny_config.linear_epochs + 1)
+    other = dataclasses.replace(tiny_config, linear_alpha=2 * tiny_config.linear_alpha)
     assert pipeline.train_seed(other, "transformer", 0) == pipeline.train_seed(tiny_config, "transformer", 0)
     assert pipeline.train_seed(other, "linear", 0) != pipeline.train_seed(tiny_config, "linear", 0)
 
@@ -74,7 +75,7 @@ def test_truncation_is_recorded_and_reported(results, tiny_config):
     import dataclasses
 
     assert results.truncation().truncated_texts.sum() == 0
-    short = pipeline.Results(dataclasses.replace(tiny_config, max_length=24), results.accuracy)
+    short = pipeline.results(dataclasses.replace(tiny_config, max_length=24), results.accuracy)
     table = short.truncation().set_index("split")
     long = short.explanations("transformer", "test_long")
     assert table.loc["test_long", "truncated_texts"] == tiny_config.n_test_long
@@ -94,3 +95,58 @@ def test_example_texts_are_near_the_target_length_and_cover_both_classes(results
     assert chosen[0] == best and example_texts(results, n=1, target_words=10) == [best]
     with pytest.raises(ValueError, match="n=0 must be between 1 and"):
         example_texts(results, n=0)
+
+
+def test_results_are_a_value_loaded_once(results, monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("Results reached the pipeline")
+
+    monkeypatch.setattr(pipeline, "explain_seed", fail)
+    monkeypatch.setattr(pipeline, "dataset", fail)
+    first = results.explanations("linear", "test_short")
+    assert results.explanations("linear", "test_short") is first
+    assert len(results.snr_table()) > 0
+    with pytest.raises(ValueError, match=r"method='saliency' is not one of 'lrp'"):
+        results.explanations("transformer", "test_short", "saliency")
+    with pytest.raises(ValueError, match=r"family='svm' is not one of 'transformer', 'linear'"):
+        results.explanations("svm", "test_short")
+
+
+def test_seed_plus_data_draws_one_resample_per_seed_shared_by_every_family(tiny_config):
+    import dataclasses
+
+    texts, labels, init = pipeline.training_set(tiny_config, 3)
+    again, _, _ = pipeline.training_set(tiny_config, 3)
+    other, _, _ = pipeline.training_set(tiny_config, 4)
+    train = pipeline.dataset(tiny_config).train
+    assert tiny_config.randomness == "seed+data" and init == 3 and texts == again and texts != other
+    assert len(texts) == len(train) and len(set(texts)) < len(train)  # a bootstrap resample repeats texts
+    assert {t: y for t, y in zip(texts, labels)} == {t: y for t, y in zip(train.texts, train.labels) if t in texts}
+    plain = dataclasses.replace(tiny_config, randomness="seed")
+    assert pipeline.training_set(plain, 3)[0] == train.texts
+    fixed = dataclasses.replace(tiny_config, randomness="data")
+    assert pipeline.training_set(fixed, 3)[2] == tiny_config.seed and pipeline.training_set(fixed, 3)[0] == texts
+    meta = read_meta(pipeline.train_seed(tiny_config, "linear", tiny_config.seed))["report"]
+    assert meta["n_distinct_train_texts"] < len(train)
+
+
+def test_a_run_can_compare_two_linear_families(tiny_config):
+    import dataclasses
+
+    config = dataclasses.replace(tiny_config, families=("linear:bow", "linear:features"))
+    two = pipeline.run(config)
+    assert set(two.accuracy.family) == {"linear:bow", "linear:features"}
+    bow = two.explanations("linear:bow", "test_short")
+    features = two.explanations("linear:features", "test_short")
+    assert [e.words for e in bow] == [e.words for e in features]
+    assert not np.allclose(bow[0].attributions, features[0].attributions)
+
+
+def test_no_artifact_needs_pickle(results, tiny_config):
+    from pathlib import Path
+
+    files = [p for p in Path(tiny_config.artifacts).rglob("*") if p.is_file()]
+    assert not [p for p in files if p.suffix in (".pkl", ".pickle", ".bin", ".pt")]
+    for path in files:
+        if path.suffix in (".npy", ".npz"):
+            np.load(path, allow_pickle=False)

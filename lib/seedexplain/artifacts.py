@@ -9,11 +9,13 @@ do not match their checksums is treated as absent and rebuilt.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import importlib
+import inspect
 import json
 import logging
 import os
-import pickle
 import platform
 import shutil
 import socket
@@ -22,6 +24,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
 
 from seedexplain import __version__
 from seedexplain.config import params_key
@@ -96,18 +101,102 @@ def read_meta(folder: str | os.PathLike) -> dict[str, Any] | None:
 
 
 def cached_value(root: str | os.PathLike, stage: str, params: dict[str, Any], compute: Callable[[], T]) -> T:
-    """Return ``compute()``, computed once per ``params`` and kept (pickled) in the artifact ``stage``.
+    """Return ``compute()``, computed once per ``params`` and kept in the artifact ``stage`` as ``value.json``.
 
     For a notebook's costly results (probes, method comparisons) that are not models or explanations. ``params``
-    must name everything the value depends on; a value that holds timings should include :func:`machine`.
+    must name everything the value depends on (prefer :func:`cached_call`, which builds them from the function's
+    arguments); a value that holds timings should include :func:`machine`. The value is stored as JSON (see
+    :func:`encode_value`), never as a pickle, so opening someone else's cache cannot run code.
     """
     def build(folder: Path) -> dict[str, Any]:
-        with open(folder / "value.pkl", "wb") as handle:
-            pickle.dump(compute(), handle)
+        _write_text(folder / "value.json", json.dumps(encode_value(compute()), allow_nan=True))
         return {}
 
-    with open(cached(root, stage, params, build) / "value.pkl", "rb") as handle:
-        return pickle.load(handle)
+    return decode_value(json.loads((cached(root, stage, params, build) / "value.json").read_text()))
+
+
+def cached_call(root: str | os.PathLike, stage: str, func: Callable[..., T], /, **kwargs: Any) -> T:
+    """Return ``func(**kwargs)``, cached in ``stage`` under a key built from *every* argument of ``func``.
+
+    The key holds the function's qualified name and all its arguments after defaults are applied, so that changing
+    any argument (or a default) computes a new value: a hand-written key cannot forget one. Arguments must be
+    JSON-serialisable values or objects with a ``cache_key()`` method (a :class:`~seedexplain.config.Config`).
+    """
+    return cached_value(root, stage, call_key(func, **kwargs), lambda: func(**kwargs))
+
+
+def call_key(func: Callable[..., Any], /, **kwargs: Any) -> dict[str, Any]:
+    """Return the parameters that identify ``func(**kwargs)``: its name and every argument, defaults applied."""
+    bound = inspect.signature(func).bind(**kwargs)
+    bound.apply_defaults()
+    arguments = {name: value.cache_key() if hasattr(value, "cache_key") else value
+                 for name, value in bound.arguments.items()}
+    return {"function": f"{func.__module__}.{func.__qualname__}", "arguments": arguments}
+
+
+_TAG = "__seedexplain__"
+
+
+def encode_value(value: Any) -> Any:
+    """Return ``value`` as a JSON-ready tree: DataFrames, NumPy arrays and scalars, tuples and the library's own
+    dataclasses are tagged so that :func:`decode_value` rebuilds them exactly (floats keep every bit)."""
+    if isinstance(value, pd.DataFrame):
+        return {_TAG: "frame", "columns": [encode_value(c) for c in value.columns],
+                "index": encode_value(value.index.to_numpy()), "index_name": value.index.name,
+                "data": [encode_value(value[c].to_numpy()) for c in value.columns]}
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            return {_TAG: "objects", "items": [encode_value(v) for v in value.tolist()]}
+        return {_TAG: "array", "dtype": value.dtype.str, "shape": list(value.shape), "data": value.ravel().tolist()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        cls = type(value)
+        if not cls.__module__.startswith("seedexplain."):
+            raise TypeError(f"cannot store a {cls.__qualname__}: only seedexplain's own dataclasses are stored")
+        return {_TAG: "dataclass", "class": f"{cls.__module__}:{cls.__qualname__}",
+                "fields": {f.name: encode_value(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+    if isinstance(value, tuple):
+        return {_TAG: "tuple", "items": [encode_value(v) for v in value]}
+    if isinstance(value, list):
+        return [encode_value(v) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError("cannot store a dict whose keys are not all strings")
+        return {k: encode_value(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot store a value of type {type(value).__qualname__}")
+
+
+def decode_value(tree: Any) -> Any:
+    """Return the value that :func:`encode_value` encoded as ``tree``."""
+    if isinstance(tree, list):
+        return [decode_value(v) for v in tree]
+    if not isinstance(tree, dict):
+        return tree
+    kind = tree.get(_TAG)
+    if kind is None:
+        return {k: decode_value(v) for k, v in tree.items()}
+    if kind == "frame":
+        index = pd.Index(decode_value(tree["index"]), name=tree["index_name"])
+        columns = [decode_value(c) for c in tree["columns"]]
+        return pd.DataFrame(dict(zip(columns, (decode_value(d) for d in tree["data"]))), index=index)[columns]
+    if kind == "array":
+        return np.array(tree["data"], dtype=np.dtype(tree["dtype"])).reshape(tree["shape"])
+    if kind == "objects":
+        return np.array([decode_value(v) for v in tree["items"]], dtype=object)
+    if kind == "tuple":
+        return tuple(decode_value(v) for v in tree["items"])
+    if kind == "dataclass":
+        module, _, name = tree["class"].partition(":")
+        if not module.startswith("seedexplain."):
+            raise ValueError(f"refusing to build {tree['class']}: not a seedexplain class")
+        cls = getattr(importlib.import_module(module), name)
+        if not dataclasses.is_dataclass(cls):
+            raise ValueError(f"refusing to build {tree['class']}: not a dataclass")
+        return cls(**{k: decode_value(v) for k, v in tree["fields"].items()})
+    raise ValueError(f"unknown stored value kind {kind!r}")
 
 
 def machine() -> dict[str, Any]:

@@ -15,41 +15,136 @@ from pathlib import Path
 from typing import Any
 
 from seedexplain import __version__
+from seedexplain.constraints import (
+    AGGREGATIONS,
+    DEVICES,
+    METHODS,
+    NON_NEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    PROFILES,
+    SEEDS,
+    Constraint,
+    Integer,
+    OneOf,
+    check,
+)
+from seedexplain.registry import registered_names, resolve
 
 DATASETS = ("subjectivity", "synthetic")
-TRANSFORMERS = ("minilm", "tiny-bert")
 LINEAR_MODELS = ("bow", "features")
-METHODS = (
-    "grad_x_input",
-    "saliency",
-    "integrated_gradients",
-    "occlusion",
-    "kernel_shap",
-    "lrp",
-    "attention_last",
-    "attention_rollout",
-)
-AGGREGATIONS = ("sum", "mean", "max_abs", "first")
-DEVICES = ("auto", "cpu", "cuda")
-PROFILES = ("quick", "full")
+LINEAR_SOLVERS = ("lbfgs", "sgd")
+RANDOMNESS = ("seed", "seed+data", "data")
+"""What differs between the seeds of a run, identically for every family: ``seed`` the initialisation, data order
+and dropout; ``seed+data`` those and a bootstrap resample of the training set drawn from the seed; ``data`` only the
+resample (initialisation, order and dropout fixed by the run's first seed)."""
+FAMILY_KINDS = ("transformer", "linear")
 MODEL_MAX_LENGTH = 512  # position embeddings of every supported encoder
+
+
+class DatasetName(Constraint):
+    """A registered dataset name or the path of an existing CSV file."""
+
+    def accepts(self, value: object) -> bool:
+        return value in DATASETS or (isinstance(value, str) and value.endswith(".csv") and Path(value).is_file())
+
+    def describe(self) -> str:
+        return (f"is not one of {', '.join(map(repr, DATASETS))} nor the path of an existing .csv file "
+                "(columns text, label, group)")
+
+    def invalid(self) -> object:
+        return "no-such-dataset"
+
+
+class TransformerName(Constraint):
+    """A registered transformer name or a Hugging Face model folder (checked by :func:`registry.resolve`)."""
+
+    def accepts(self, value: object) -> bool:
+        try:
+            resolve(value)  # type: ignore[arg-type]
+        except (ValueError, TypeError):
+            return False
+        return True
+
+    def describe(self) -> str:
+        return f"is not one of {', '.join(map(repr, registered_names()))} nor the path of a Hugging Face model folder"
+
+    def invalid(self) -> object:
+        return "no-such-model"
+
+
+class FamilySpecs(Constraint):
+    """A tuple of at least one family: ``transformer`` or ``linear`` (the run's ``transformer`` / ``linear``), or
+    ``transformer:<name or folder>`` / ``linear:<kind>`` for a family of its own; names unique."""
+
+    def accepts(self, value: object) -> bool:
+        if not isinstance(value, tuple) or not value or len(set(value)) != len(value):
+            return False
+        for spec in value:
+            kind, _, variant = str(spec).partition(":")
+            if kind not in FAMILY_KINDS:
+                return False
+            if variant and not (TransformerName() if kind == "transformer" else OneOf(LINEAR_MODELS)).accepts(variant):
+                return False
+        return True
+
+    def describe(self) -> str:
+        return ("must be distinct families, each 'transformer', 'linear', 'transformer:<registered name or model "
+                f"folder>' or 'linear:<one of {', '.join(LINEAR_MODELS)}>'")
+
+    def invalid(self) -> object:
+        return ("svm",)
+
+
+FIELD_CONSTRAINTS: dict[str, Constraint] = {
+    "profile": OneOf(PROFILES),
+    "dataset": DatasetName(),
+    "families": FamilySpecs(),
+    "transformer": TransformerName(),
+    "linear": OneOf(LINEAR_MODELS),
+    "method": OneOf(METHODS),
+    "aggregate": OneOf(AGGREGATIONS),
+    "randomness": OneOf(RANDOMNESS),
+    "seed": NON_NEGATIVE_INT,
+    "n_seeds": SEEDS,
+    "split_seed": NON_NEGATIVE_INT,
+    "n_train": Integer(4),
+    "n_test_short": Integer(4),
+    "n_test_long": Integer(4),
+    "long_k": Integer(2),
+    "epochs": POSITIVE_INT,
+    "batch_size": POSITIVE_INT,
+    "learning_rate": POSITIVE,
+    "max_length": Integer(8, MODEL_MAX_LENGTH),
+    "linear_solver": OneOf(LINEAR_SOLVERS),
+    "linear_epochs": POSITIVE_INT,
+    "linear_alpha": POSITIVE,
+    "linear_tol": POSITIVE,
+    "device": OneOf(DEVICES),
+}
+"""The constraint of every field of :class:`Config` but ``artifacts`` (a non-empty path)."""
 
 
 @dataclass(frozen=True)
 class Config:
     """Every parameter of a run. Build it with :func:`make_config` (profile defaults + overrides).
 
-    Seeds are ``seed, seed + 1, ..., seed + n_seeds - 1``; a seed fixes the classification head's initialisation,
-    the data order and dropout of the transformer, and the initial weights and data order of the linear model.
-    The train/test split depends on ``split_seed`` only, never on the training seeds.
+    Seeds are ``seed, seed + 1, ..., seed + n_seeds - 1``. What a seed changes is ``randomness``, the same for every
+    family: with ``seed`` it fixes the new weights (the transformer's classification head, the linear model's
+    starting point), the data order and dropout; ``seed+data`` adds a bootstrap resample of the training set (the
+    same resample for every family at a seed). ``families`` names the model families the run compares: by default
+    the transformer ``transformer`` and the linear model ``linear``. The train/test split depends on
+    ``split_seed`` only, never on the training seeds.
     """
 
     profile: str = "full"
     dataset: str = "subjectivity"
-    transformer: str = "minilm"
+    families: tuple[str, ...] = ("transformer", "linear")
+    transformer: str = "minilm-l6"
     linear: str = "bow"
     method: str = "lrp"
     aggregate: str = "sum"
+    randomness: str = "seed+data"
     seed: int = 0
     n_seeds: int = 10
     split_seed: int = 0
@@ -61,36 +156,18 @@ class Config:
     batch_size: int = 16
     learning_rate: float = 5e-5
     max_length: int = 256
+    linear_solver: str = "lbfgs"
     linear_epochs: int = 10
     linear_alpha: float = 1e-4
+    linear_tol: float = 1e-8
     device: str = "auto"
     artifacts: str = "artifacts"
 
     def __post_init__(self) -> None:
         for f in fields(self):
             object.__setattr__(self, f.name, _coerce(f.name, getattr(self, f.name), f.type))
-        _choice("profile", self.profile, PROFILES)
-        _check_dataset(self.dataset)
-        _choice("transformer", self.transformer, TRANSFORMERS)
-        _choice("linear", self.linear, LINEAR_MODELS)
-        _choice("method", self.method, METHODS)
-        _choice("aggregate", self.aggregate, AGGREGATIONS)
-        _choice("device", self.device, DEVICES)
-        _at_least("n_seeds", self.n_seeds, 2)
-        _at_least("seed", self.seed, 0)
-        _at_least("split_seed", self.split_seed, 0)
-        for name in ("n_train", "n_test_short", "n_test_long"):
-            _at_least(name, getattr(self, name), 4)
-        _at_least("long_k", self.long_k, 2)
-        for name in ("epochs", "batch_size", "linear_epochs"):
-            _at_least(name, getattr(self, name), 1)
-        for name in ("learning_rate", "linear_alpha"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be > 0")
-        if not 8 <= self.max_length <= MODEL_MAX_LENGTH:
-            raise ValueError(
-                f"max_length={self.max_length!r} must be between 8 and {MODEL_MAX_LENGTH} (the model's limit)"
-            )
+        for name, constraint in FIELD_CONSTRAINTS.items():
+            check(name, getattr(self, name), constraint)
         if not self.artifacts:
             raise ValueError("artifacts='' must be a folder path")
 
@@ -102,6 +179,10 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         """Return the parameters as a plain dict (JSON-serialisable)."""
         return dataclasses.asdict(self)
+
+    def cache_key(self) -> dict[str, Any]:
+        """Return what identifies this configuration's results: every field but where artifacts are stored."""
+        return {k: v for k, v in self.to_dict().items() if k != "artifacts"}
 
 
 PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -117,7 +198,7 @@ def make_config(profile: str = "full", **overrides: Any) -> Config:
 
     Unknown parameter names are an error (a typo must not silently fall back to a default).
     """
-    _choice("profile", profile, PROFILES)
+    check("profile", profile, OneOf(PROFILES))
     known = {f.name for f in fields(Config)}
     unknown = sorted(set(overrides) - known)
     if unknown:
@@ -131,26 +212,15 @@ def params_key(params: dict[str, Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}")
-
-
-def _check_dataset(value: str) -> None:
-    if value in DATASETS or (value.endswith(".csv") and Path(value).is_file()):
-        return
-    raise ValueError(f"dataset={value!r} is not one of {', '.join(map(repr, DATASETS))} nor the path of an existing "
-                     ".csv file (columns text, label, group)")
-
-
-def _at_least(name: str, value: int, low: int) -> None:
-    if value < low:
-        raise ValueError(f"{name}={value!r} must be an integer >= {low}")
-
-
 def _coerce(name: str, value: Any, kind: Any) -> Any:
     """Return ``value`` as ``kind`` (int, float or str), accepting the strings papermill passes."""
-    kind = {"int": int, "float": float, "str": str}.get(kind, kind)
+    kind = {"int": int, "float": float, "str": str, "tuple[str, ...]": tuple}.get(kind, kind)
+    if kind is tuple:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        if not isinstance(value, (tuple, list)) or not all(isinstance(v, str) for v in value):
+            raise TypeError(f"{name}={value!r} must be a tuple of strings (or one comma-separated string)")
+        return tuple(value)
     if kind is int:
         if isinstance(value, bool):
             raise TypeError(f"{name}={value!r} must be an integer, not a boolean")

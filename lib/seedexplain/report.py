@@ -1,29 +1,33 @@
-"""Tables the book quotes, computed from a run's explanations, and a helper to glue them into a notebook.
+"""Tables the book quotes, computed from a run's :class:`~seedexplain.results.Results` (a value: no training here).
 
-Definitions: "A" raw per-text SNR, "B" the same after L2-normalising each (text, seed) explanation (a seed that only
-rescales its explanation adds no noise), "C" corpus level over word types (see :mod:`seedexplain.snr`).
+Definitions: "A" raw per-text SNR, "B" the same after z-scoring each (text, seed) explanation over its words (a
+seed that only shifts or rescales its explanation adds no noise), "C" corpus level over word types (see
+:mod:`seedexplain.snr`). Family comparisons come in two kinds, labelled in every table:
+
+- ``seed_level_tests``: the inference the verdict reads. The seeds are the replications: a paired multi-bootstrap
+  (:func:`seedexplain.stats.seed_level_comparison`) resamples texts and each family's trained models, so its
+  interval and p-value are about the two families (any seeds, any texts of the task), not these models;
+- ``family_tests``: descriptive paired tests over texts (Wilcoxon, sign flips) *for these trained models*; texts
+  explained by the same models are not independent, so their p-values say nothing about the families.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from seedexplain.config import Config, make_config
-from seedexplain.pipeline import FAMILIES, SPLITS, Results, run
+from seedexplain.constraints import POSITIVE_INT, SPLITS, Real, check, validated
+from seedexplain.data import n_words
+from seedexplain.results import Results
 from seedexplain.snr import corpus_snr, snr_vs_n_seeds, texts_snr
-from seedexplain.stats import bootstrap_ci, paired_comparison, texts_agreement
+from seedexplain.stats import bootstrap_ci, holm, paired_comparison, seed_level_comparison, texts_agreement
 
-DEFINITIONS = {"A": "raw", "B": "l2"}
+DEFINITIONS = {"A": "raw", "B": "zscore"}
 """Per-text definitions and the column scaling each applies."""
-
-
-def arrays_of(results: Results, family: str, split: str) -> list[np.ndarray]:
-    """Return the (n_words, n_seeds) explanation arrays of every text of ``split`` for ``family``."""
-    return [e.attributions for e in results.explanations(family, split)]
+CLAIM = ("linear", "transformer")
+"""The paper's claim compares these two families: the first (simple) should have the higher SNR."""
 
 
 def snr_summary(results: Results, *, n_resamples: int = 1000, rng: int = 0) -> pd.DataFrame:
@@ -33,7 +37,7 @@ def snr_summary(results: Results, *, n_resamples: int = 1000, rng: int = 0) -> p
     corpus). The CI resamples texts, then seeds ("both" in :func:`seedexplain.stats.bootstrap_ci`).
     """
     rows = []
-    for family in FAMILIES:
+    for family in results.families:
         for split in SPLITS:
             explanations = results.explanations(family, split)
             arrays = [e.attributions for e in explanations]
@@ -52,34 +56,87 @@ def snr_summary(results: Results, *, n_resamples: int = 1000, rng: int = 0) -> p
     return pd.DataFrame(rows)
 
 
-def family_tests(results: Results) -> pd.DataFrame:
-    """Return paired tests of the linear model's per-text SNR against the transformer's, per split and definition.
-
-    Both families explain the same texts, so each text is a pair: Wilcoxon signed-rank and a sign-flip permutation
-    test (two-sided), with the matched-pairs rank-biserial correlation and the median log ratio of SNRs.
-    """
+@validated(n_resamples=POSITIVE_INT)
+def seed_level_tests(results: Results, *, pair: tuple[str, str] = CLAIM, n_resamples: int = 2000,
+                     seed: int = 0) -> pd.DataFrame:
+    """Return the seed-level comparison of ``pair`` per (split, definition A/B): one row each with the estimate
+    ``log(median SNR first / median SNR second)``, its 95% interval, the two-sided p-value and ``ratio`` =
+    exp(estimate) with its interval, plus ``p_holm``: Holm-adjusted over the rows of this table."""
+    first, second = pair
     rows = []
     for split in SPLITS:
         for definition, scale in DEFINITIONS.items():
-            linear = texts_snr(arrays_of(results, "linear", split), scale=scale).snr.to_numpy()
-            transformer = texts_snr(arrays_of(results, "transformer", split), scale=scale).snr.to_numpy()
-            keep = np.isfinite(linear) & np.isfinite(transformer)
+            test = seed_level_comparison(results.arrays(first, split), results.arrays(second, split),
+                                         n_resamples=n_resamples, seed=seed, scale=scale)
+            rows.append(dict(split=split, definition=definition, first=first, second=second,
+                             estimate=test.estimate, ci_low=test.ci_low, ci_high=test.ci_high,
+                             p_value=test.p_value, ratio=float(np.exp(test.estimate)),
+                             ratio_low=float(np.exp(test.ci_low)), ratio_high=float(np.exp(test.ci_high))))
+    return adjust_holm(pd.DataFrame(rows))
+
+
+def adjust_holm(table: pd.DataFrame, column: str = "p_value") -> pd.DataFrame:
+    """Return ``table`` with ``p_holm``: the Holm step-down adjustment of ``column`` over all its rows (the family
+    of tests whose conclusions the book combines)."""
+    return table.assign(p_holm=holm(table[column].to_numpy()))
+
+
+def family_tests(results: Results, *, pair: tuple[str, str] = CLAIM) -> pd.DataFrame:
+    """Return descriptive paired tests of per-text SNR of ``pair`` *for these trained models*, per split and
+    definition: Wilcoxon signed-rank and sign-flip permutation tests over texts, with the matched-pairs
+    rank-biserial correlation and the median log ratio (see the module docstring for what they cannot say)."""
+    first, second = pair
+    rows = []
+    for split in SPLITS:
+        for definition, scale in DEFINITIONS.items():
+            x = texts_snr(results.arrays(first, split), scale=scale).snr.to_numpy()
+            y = texts_snr(results.arrays(second, split), scale=scale).snr.to_numpy()
+            keep = np.isfinite(x) & np.isfinite(y)
             for method in ("wilcoxon", "permutation"):
-                test = paired_comparison(linear[keep], transformer[keep], method=method, rng=0)
-                rows.append(dict(split=split, definition=definition, test=method, p_value=test.p_value,
-                                 n_pairs=test.n_pairs, rank_biserial=test.rank_biserial,
+                test = paired_comparison(x[keep], y[keep], method=method, rng=0)
+                rows.append(dict(split=split, definition=definition, test=method, scope="these trained models",
+                                 p_value=test.p_value, n_pairs=test.n_pairs, rank_biserial=test.rank_biserial,
                                  median_log_ratio=test.median_log_ratio,
-                                 share_linear_higher=float(np.mean(linear[keep] > transformer[keep]))))
+                                 share_first_higher=float(np.mean(x[keep] > y[keep]))))
+    return pd.DataFrame(rows)
+
+
+def accuracy_filter(results: Results, *, epsilon: float = 0.01, split: str = "test_short",
+                    n_resamples: int = 2000) -> pd.DataFrame:
+    """Return, per family, the seeds whose accuracy on ``split`` lies within ``epsilon`` of the family's best, and
+    the seed-level comparison (definition A, each split) recomputed on those seeds only, next to all seeds.
+
+    The predecessor study kept only seeds of similar accuracy; this says whether that choice moves the verdict.
+    """
+    check("epsilon", epsilon, Real(0.0, 1.0))
+    kept = {}
+    for family in CLAIM:
+        table = results.accuracy[(results.accuracy.family == family) & (results.accuracy.split == split)]
+        best = table.accuracy.max()
+        kept[family] = [results.config.seeds.index(s) for s in table.seed[table.accuracy >= best - epsilon]]
+    rows = []
+    for test_split in SPLITS:
+        arrays = {f: results.arrays(f, test_split) for f in CLAIM}
+        for subset, columns in (("all seeds", None), (f"within {epsilon:g} of best accuracy", kept)):
+            chosen = {f: arrays[f] if columns is None else [a[:, columns[f]] for a in arrays[f]] for f in CLAIM}
+            if min(a[0].shape[1] for a in chosen.values()) < 3:
+                rows.append(dict(split=test_split, seeds=subset, n_seeds_linear=chosen["linear"][0].shape[1],
+                                 n_seeds_transformer=chosen["transformer"][0].shape[1], estimate=np.nan,
+                                 ci_low=np.nan, ci_high=np.nan, p_value=np.nan))
+                continue
+            test = seed_level_comparison(chosen["linear"], chosen["transformer"], n_resamples=n_resamples, seed=0)
+            rows.append(dict(split=test_split, seeds=subset, n_seeds_linear=chosen["linear"][0].shape[1],
+                             n_seeds_transformer=chosen["transformer"][0].shape[1], estimate=test.estimate,
+                             ci_low=test.ci_low, ci_high=test.ci_high, p_value=test.p_value))
     return pd.DataFrame(rows)
 
 
 def seed_curve(results: Results, split: str = "test_short", *, n_resamples: int = 20, rng: int = 0) -> pd.DataFrame:
     """Return the median SNR (bias-corrected and naive) over texts for subsets of S seeds, S = 2..n_seeds."""
     frames = []
-    for family in FAMILIES:
+    for family in results.families:
         grid = range(2, results.config.n_seeds + 1)
-        curve = snr_vs_n_seeds(arrays_of(results, family, split), n_seeds_grid=grid, n_resamples=n_resamples,
-                               rng=rng)
+        curve = snr_vs_n_seeds(results.arrays(family, split), n_seeds_grid=grid, n_resamples=n_resamples, rng=rng)
         frames.append(curve.assign(family=family))
     return pd.concat(frames, ignore_index=True)
 
@@ -87,41 +144,24 @@ def seed_curve(results: Results, split: str = "test_short", *, n_resamples: int 
 def agreement_summary(results: Results, *, k: int = 3) -> pd.DataFrame:
     """Return the median over texts of between-seed Spearman, Kendall and top-``k`` overlap, per family and split."""
     rows = []
-    for family in FAMILIES:
+    for family in results.families:
         for split in SPLITS:
-            table = texts_agreement(arrays_of(results, family, split), k=k)
+            table = texts_agreement(results.arrays(family, split), k=k)
             rows.append(dict(family=family, split=split, **table.median(numeric_only=True).to_dict()))
     return pd.DataFrame(rows)
 
 
-def glue_frame(frame: pd.DataFrame, keys: Iterable[str], prefix: str) -> None:
-    """Glue every numeric cell of ``frame`` as ``<prefix>_<key values>_<column>`` (plain floats, not displayed).
-
-    ``keys`` are the columns that identify a row; e.g. keys ("family", "split") and column "median_snr" give
-    ``<prefix>_linear_test_short_median_snr``.
-    """
-    from myst_nb import glue
-
-    keys = list(keys)
-    for _, row in frame.iterrows():
-        name = "_".join([prefix, *(str(row[k]) for k in keys)])
-        for column, value in row.items():
-            if column not in keys and isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
-                glue(f"{name}_{column}", float(value), display=False)
-
-
 def data_summary(results: Results) -> pd.DataFrame:
-    """Return per split: number of texts, of each class, of movies, and the median and mean words per text."""
-    from seedexplain.data import LABEL_NAMES, n_words
-    from seedexplain.pipeline import dataset
+    """Return per split: number of texts, of each class, of groups, and the median and mean words per text."""
+    from seedexplain.data import LABEL_NAMES
 
-    data = dataset(results.config)
+    label_names = getattr(results.data, "label_names", LABEL_NAMES)
     rows = []
     for split in ("train", *SPLITS):
-        part = data.split(split)
+        part = results.data.split(split)
         lengths = np.array([n_words(t) for t in part.texts])
-        counts = np.bincount(part.labels, minlength=len(LABEL_NAMES))
-        classes = {f"n_{name}": int(c) for name, c in zip(LABEL_NAMES, counts)}
+        counts = np.bincount(part.labels, minlength=len(label_names))
+        classes = {f"n_{name}": int(c) for name, c in zip(label_names, counts)}
         rows.append(dict(split=split, n_texts=len(part), **classes,
                          n_movies=len(set(part.groups)), median_words=float(np.median(lengths)),
                          mean_words=float(lengths.mean())))
@@ -131,7 +171,7 @@ def data_summary(results: Results) -> pd.DataFrame:
 def example_texts(results: Results, n: int = 3, split: str = "test_short", *, target_words: int = 18) -> list[int]:
     """Return the indices of ``n`` texts of ``split`` to show: those whose number of explained words is closest to
     ``target_words`` (earlier texts first on ties), with both classes among them when ``n >= 2``."""
-    explanations = results.explanations("linear", split)
+    explanations = results.explanations(results.families[0], split)
     if not 1 <= n <= len(explanations):
         raise ValueError(f"n={n!r} must be between 1 and the {len(explanations)} texts of {split}")
     distance = np.abs(np.array([len(e.words) for e in explanations]) - target_words)
@@ -145,54 +185,10 @@ def example_texts(results: Results, n: int = 3, split: str = "test_short", *, ta
     return sorted(chosen, key=order.index)
 
 
-TRADEOFF_FORMATS = (("word", {}), ("magnitude", {}), ("ranks", {}), ("centred_square", {}),
-                    ("pairwise_interactions", {}), ("spans", {"k": 2}), ("spans", {"k": 3}), ("spans", {"k": 5}),
-                    ("segments", {}))
-"""Explanation formats compared in the SNR–plausibility-cost tradeoff (``segments`` are sentences)."""
-
-
-def format_tradeoff(results: Results, split: str, *, scale: str = "raw") -> pd.DataFrame:
-    """Return one row per (family, format, text): the SNR of the format's units and its plausibility cost.
-
-    Formats are :data:`TRADEOFF_FORMATS` (see :func:`seedexplain.beyond.format_table`); sentence boundaries come
-    from :func:`seedexplain.data.sentence_starts`, clipped to the explained words.
-    """
-    from seedexplain.beyond import format_table
-    from seedexplain.data import sentence_starts
-
-    frames = []
-    for family in FAMILIES:
-        explanations = results.explanations(family, split)
-        arrays = [e.attributions for e in explanations]
-        boundaries = [[s for s in sentence_starts(e.text) if s < len(e.words)] for e in explanations]
-        for name, options in TRADEOFF_FORMATS:
-            table = format_table(arrays, formats=(name,), boundaries=boundaries, scale=scale, **options)
-            frames.append(table.assign(family=family, split=split))
-    return pd.concat(frames, ignore_index=True)
-
-
-def tradeoff_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Return per (family, split, label): median SNR and median bits (the cost) over texts."""
-    summary = table.groupby(["family", "split", "label"])[["snr", "bits", "n_units"]].median().reset_index()
-    summary["label"] = summary["label"].str.replace(" ", "_").str.replace("=", "")
-    return summary
-
-
-def formats_above_word(summary: pd.DataFrame, family: str, split: str) -> str:
-    """Return the formats of :func:`tradeoff_summary` whose median SNR beats the word level for ``family`` on
-    ``split``, as text (e.g. ``"ranks (12.4 vs 10.7)"``), best first; ``"none"`` when no format does."""
-    rows = summary[(summary.family == family) & (summary.split == split)].set_index("label").snr
-    if "word" not in rows.index:
-        raise ValueError(f"no word-level row for family={family!r}, split={split!r}")
-    better = rows[rows > rows["word"]].sort_values(ascending=False)
-    return ", ".join(f"{label.replace('_', ' ')} ({snr:.1f} vs {rows['word']:.1f})"
-                     for label, snr in better.items()) or "none"
-
-
-def method_snr(results: Results, methods: Iterable[str], split: str = "test_short") -> pd.DataFrame:
-    """Return per-text SNR (definition A) of the transformer's explanations by each method: one row per text."""
-    frames = [texts_snr([e.attributions for e in results.explanations("transformer", split, m)]).assign(method=m)
-              for m in methods]
+def method_snr(results: Results, methods: Iterable[str], split: str = "test_short",
+               family: str = "transformer") -> pd.DataFrame:
+    """Return per-text SNR (definition A) of ``family``'s explanations by each method: one row per text."""
+    frames = [texts_snr(results.arrays(family, split, m)).assign(method=m) for m in methods]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -203,66 +199,22 @@ def method_snr_summary(table: pd.DataFrame) -> pd.DataFrame:
                  nonpositive=("nonpositive", "sum")).reset_index())
 
 
-def sweep_results(folder: str | Path, notebook: str = "snr_short_long.ipynb") -> dict[str, Results]:
-    """Return the results of every run of a sweep: ``{run folder name: Results}``, in folder-name order.
-
-    ``folder`` holds one sub-folder per run (as ``make sweep`` writes them), each with an executed ``notebook``;
-    a run's configuration is rebuilt from the parameters papermill recorded in that notebook, on top of the
-    notebook's defaults, which are the profile's. Models and explanations come from the artifact cache.
-    """
-    import nbformat
-
-    folder = Path(folder)
-    runs = {}
-    for path in sorted(folder.glob(f"*/{notebook}")):
-        params = dict(nbformat.read(path, as_version=4).metadata.get("papermill", {}).get("parameters", {}))
-        known = {k: v for k, v in params.items() if k in Config.__dataclass_fields__ and v is not None}
-        runs[path.parent.name] = run(make_config(known.pop("profile", "full"), **known))
-    if not runs:
-        raise FileNotFoundError(f"no executed {notebook} under {folder}/*/: run `make sweep` first")
-    return runs
-
-
-def compare_runs(runs: dict[str, Results], *, n_resamples: int = 1000) -> pd.DataFrame:
-    """Return one row per (run, family, split): median per-text SNR (definition A) with its 95% CI, mean accuracy,
-    and the paired Wilcoxon p-value and share of texts where the linear model's SNR is higher (same per family)."""
+def replication_table(runs: dict[str, Results], *, n_resamples: int = 2000) -> pd.DataFrame:
+    """Return the seed-level comparison (definition A) of each run in ``runs`` (label → results on its own seeds),
+    one row per (run, split), with the seeds it used and the median SNR of each family."""
     frames = []
-    for name, results in runs.items():
-        summary = snr_summary(results, n_resamples=n_resamples)
-        summary = summary[summary.definition == "A"].drop(columns="definition")
-        tests = family_tests(results)
-        tests = tests[(tests.definition == "A") & (tests.test == "wilcoxon")][["split", "p_value",
-                                                                               "share_linear_higher"]]
-        accuracy = results.accuracy.groupby(["family", "split"], as_index=False).accuracy.mean()
-        frames.append(summary.merge(accuracy, on=["family", "split"]).merge(tests, on="split")
-                      .assign(run=name, seeds=f"{results.config.seeds[0]}-{results.config.seeds[-1]}"))
-    table = pd.concat(frames, ignore_index=True)
-    return table[["run", "seeds", *[c for c in table.columns if c not in ("run", "seeds")]]]
+    for label, results in runs.items():
+        tests = seed_level_tests(results, n_resamples=n_resamples)
+        tests = tests[tests.definition == "A"]
+        medians = {f: {s: float(texts_snr(results.arrays(f, s)).snr.median()) for s in SPLITS} for f in CLAIM}
+        frames.append(tests.assign(run=label, seeds=f"{results.config.seeds[0]}-{results.config.seeds[-1]}",
+                                   randomness=results.config.randomness,
+                                   median_snr_linear=[medians["linear"][s] for s in tests.split],
+                                   median_snr_transformer=[medians["transformer"][s] for s in tests.split]))
+    return pd.concat(frames, ignore_index=True)
 
 
-def verdict(summary: pd.DataFrame, tests: pd.DataFrame, split: str, *, definition: str = "A",
-            alpha: float = 0.05) -> str:
-    """Return, as a sentence, whether the paper's claim (the linear model's explanations have the higher SNR)
-    holds on ``split``, from :func:`snr_summary` and :func:`family_tests` (Wilcoxon test, level ``alpha``).
-
-    "supported" needs the paired test to reject equality with the linear model ahead (positive rank-biserial
-    correlation, the direction the Wilcoxon test measures); the sentence says whether the medians' confidence
-    intervals also separate. A significant difference the other way is "contradicted"; no significant difference
-    is "not supported".
-    """
-    rows = summary[(summary.definition == definition) & (summary.split == split)].set_index("family")
-    test = tests[(tests.split == split) & (tests.definition == definition) & (tests.test == "wilcoxon")]
-    if rows.empty or test.empty:
-        raise ValueError(f"split={split!r} / definition={definition!r} are not in the summary and tests")
-    test = test.iloc[0]
-    linear, transformer = rows.loc["linear"], rows.loc["transformer"]
-    evidence = (f"median SNR {linear.median_snr:.2f} for the linear model vs {transformer.median_snr:.2f} for the "
-                f"transformer, Wilcoxon p = {test.p_value:.2g}, "
-                f"linear higher on {test.share_linear_higher:.0%} of the texts")
-    if test.p_value >= alpha:
-        return f"not supported: no significant difference at the {alpha:g} level ({evidence})"
-    if test.rank_biserial <= 0:
-        return f"contradicted: the transformer's explanations have the higher SNR ({evidence})"
-    separate = linear.ci_low > transformer.ci_high
-    return (f"supported ({evidence}); the medians' 95% confidence intervals "
-            f"{'do not overlap' if separate else 'overlap'}")
+def per_seed_accuracy(results: Results, splits: Sequence[str] = SPLITS) -> pd.DataFrame:
+    """Return mean, sd, min and max accuracy over seeds per (family, split)."""
+    table = results.accuracy[results.accuracy.split.isin(splits)]
+    return table.groupby(["family", "split"]).accuracy.agg(["mean", "std", "min", "max"]).reset_index()

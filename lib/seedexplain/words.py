@@ -23,8 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import regex
 
-AGGREGATIONS = ("sum", "mean", "max_abs", "first")
-"""Rules of :func:`aggregate` that turn the scores of a word's subword tokens into one word score."""
+from seedexplain.constraints import AGGREGATIONS, OneOf, check
 
 # `regex` (a dependency of transformers) rather than `re` for Unicode classes: `re`'s \w excludes combining
 # marks, which would cut "café" written with a combining acute accent into two words.
@@ -83,8 +82,7 @@ def aggregate(token_scores: np.ndarray, token_word: np.ndarray, n_words: int, ho
     earlier token on ties) or ``"first"`` (the score of the word's first token). Words without any token — cut
     by truncation — are NaN.
     """
-    if how not in AGGREGATIONS:
-        raise ValueError(f"aggregate={how!r} is not one of {', '.join(map(repr, AGGREGATIONS))}")
+    check("aggregate", how, OneOf(AGGREGATIONS))
     scores = np.asarray(token_scores, dtype=np.float64)
     token_word = np.asarray(token_word, dtype=np.int64)
     if scores.shape != token_word.shape:

@@ -1,0 +1,63 @@
+"""Sentences and glued values for the book: the computed verdict, and numbers glued into notebooks.
+
+Prose that depends on a result is computed here from the tables of :mod:`seedexplain.report`, so that the book's
+text cannot contradict a new run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from seedexplain.constraints import PROBABILITY, validated
+
+
+def glue_frame(frame: pd.DataFrame, keys: Iterable[str], prefix: str) -> None:
+    """Glue every numeric cell of ``frame`` as ``<prefix>_<key values>_<column>`` (plain floats, not displayed).
+
+    ``keys`` are the columns that identify a row; e.g. keys ("family", "split") and column "median_snr" give
+    ``<prefix>_linear_test_short_median_snr``. Characters other than letters, digits and ``_`` in key values
+    become ``_`` (``seed+data`` → ``seed_data``).
+    """
+    from myst_nb import glue
+
+    keys = list(keys)
+    for _, row in frame.iterrows():
+        name = "_".join([prefix, *(glue_name(row[k]) for k in keys)])
+        for column, value in row.items():
+            if column not in keys and isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+                glue(f"{name}_{column}", float(value), display=False)
+
+
+def glue_name(value: object) -> str:
+    """Return ``value`` as a part of a glue name: letters, digits and ``_`` only."""
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in str(value))
+
+
+@validated(alpha=PROBABILITY)
+def verdict(tests: pd.DataFrame, summary: pd.DataFrame, split: str, *, definition: str = "A",
+            alpha: float = 0.05) -> str:
+    """Return, as a sentence, whether the paper's claim (the linear model's explanations have the higher SNR)
+    holds on ``split``, from :func:`seedexplain.report.seed_level_tests` and :func:`seedexplain.report.snr_summary`.
+
+    "supported" needs the seed-level test to reject equal median SNRs at level ``alpha`` after Holm's adjustment
+    over the table's tests (``p_holm``), with the linear model ahead; the same rejection the other way is
+    "contradicted"; no rejection is "not supported". The sentence quotes the ratio of median SNRs with its 95%
+    interval and both p-values.
+    """
+    test = tests[(tests.split == split) & (tests.definition == definition)]
+    rows = summary[(summary.definition == definition) & (summary.split == split)].set_index("family")
+    if test.empty or rows.empty:
+        raise ValueError(f"split={split!r} / definition={definition!r} are not in the tests and summary")
+    test = test.iloc[0]
+    first, second = rows.loc[test["first"]], rows.loc[test["second"]]
+    evidence = (f"median SNR {first.median_snr:.3g} for the linear model vs {second.median_snr:.3g} for the "
+                f"transformer; ratio {test.ratio:.3g} [95% CI {test.ratio_low:.3g}, {test.ratio_high:.3g}] over seeds "
+                f"and texts, seed-level p = {test.p_value:.2g}, Holm-adjusted p = {test.p_holm:.2g}")
+    if not test.p_holm < alpha:
+        return f"not supported: no significant difference at the {alpha:g} level after Holm's adjustment ({evidence})"
+    if test.estimate < 0:
+        return f"contradicted: the transformer's explanations have the higher SNR ({evidence})"
+    return f"supported ({evidence})"
