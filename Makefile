@@ -83,7 +83,7 @@ sweep: $(INSTALLED)
 	$(BIN)/jupytext --quiet --to ipynb --output _build/notebook-inputs/sweep.ipynb notebooks/sweep.py
 	for v in $(VALUES); do \
 		mkdir -p $(SWEEP_DIR)/$(PARAM)-$$v && \
-		$(PAPERMILL) $(NB_PARAMS) -p $(PARAM) $$v \
+		$(PAPERMILL) $(NB_PARAMS) -p other_randomness None -p replication_seed None -p $(PARAM) $$v \
 			-p figures $(SWEEP_DIR)/$(PARAM)-$$v/figures \
 			_build/notebook-inputs/snr_short_long.ipynb $(SWEEP_DIR)/$(PARAM)-$$v/snr_short_long.ipynb || exit 1; \
 	done

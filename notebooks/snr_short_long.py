@@ -176,6 +176,8 @@ if replication is not None:
 replication_table = report.replication_table(replicated, n_resamples=2 * n_resamples)
 order = {label: f"run{i}" for i, label in enumerate(replicated)}  # run0: the headline seeds, run1: the replication
 prose.glue_frame(replication_table.assign(run=replication_table.run.map(order)), ["run", "split"], "rep")
+glue("replication_sentence", prose.replication_sentence(replication_table), display=False)
+print(prose.replication_sentence(replication_table))
 replication_table.round(4)
 
 # %% [markdown]

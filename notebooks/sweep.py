@@ -26,11 +26,11 @@ import logging
 
 import matplotlib.pyplot as plt
 
-from seedexplain import plots, report
+from seedexplain import plots, sweeps
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-runs = report.sweep_results(sweep_dir)
-table = report.compare_runs(runs, n_resamples=n_resamples)
+runs = sweeps.sweep_results(sweep_dir)
+table = sweeps.compare_runs(runs, n_resamples=n_resamples)
 table.round(3)
 
 # %% [markdown]
@@ -47,4 +47,5 @@ plt.show()
 # %%
 ranking = table.pivot_table(index=["run", "split"], columns="family", values="median_snr")
 ranking["linear_higher"] = ranking["linear"] > ranking["transformer"]
-ranking.join(table.drop_duplicates(["run", "split"]).set_index(["run", "split"])[["p_value", "share_linear_higher"]])
+ranking.join(table.drop_duplicates(["run", "split"]).set_index(["run", "split"])[["ratio", "ratio_low", "ratio_high",
+                                                                                  "p_value"]])

@@ -61,3 +61,17 @@ def verdict(tests: pd.DataFrame, summary: pd.DataFrame, split: str, *, definitio
     if test.estimate < 0:
         return f"contradicted: the transformer's explanations have the higher SNR ({evidence})"
     return f"supported ({evidence})"
+
+
+def replication_sentence(table: pd.DataFrame, *, alpha: float = 0.05) -> str:
+    """Return whether the seed-level verdict of :func:`seedexplain.report.replication_table` agrees between its
+    runs (disjoint seed sets), per split, as a sentence."""
+    parts = []
+    for split, rows in table.groupby("split", sort=False):
+        calls = ["linear higher" if p < alpha and e > 0 else "transformer higher" if p < alpha else "no difference"
+                 for p, e in zip(rows.p_value, rows.estimate)]
+        ratios = ", ".join(f"{r:.3g} [{lo:.3g}, {hi:.3g}] on seeds {s}"
+                           for r, lo, hi, s in zip(rows.ratio, rows.ratio_low, rows.ratio_high, rows.seeds))
+        same = "the same call" if len(set(calls)) == 1 else "different calls"
+        parts.append(f"{split.replace('test_', '')} texts: {same} ({'; '.join(calls)}; ratios {ratios})")
+    return "; ".join(parts)
