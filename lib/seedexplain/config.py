@@ -18,6 +18,8 @@ from seedexplain import __version__
 from seedexplain.constraints import (
     AGGREGATIONS,
     DEVICES,
+    LINEAR_MODELS,
+    LINEAR_SOLVERS,
     METHODS,
     NON_NEGATIVE_INT,
     POSITIVE,
@@ -32,8 +34,6 @@ from seedexplain.constraints import (
 from seedexplain.registry import registered_names, resolve
 
 DATASETS = ("subjectivity", "synthetic")
-LINEAR_MODELS = ("bow", "features")
-LINEAR_SOLVERS = ("lbfgs", "sgd")
 RANDOMNESS = ("seed", "seed+data", "data")
 """What differs between the seeds of a run, identically for every family: ``seed`` the initialisation, data order
 and dropout; ``seed+data`` those and a bootstrap resample of the training set drawn from the seed; ``data`` only the

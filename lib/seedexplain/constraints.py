@@ -31,6 +31,10 @@ SCALES = ("raw", "l1", "l2", "zscore")
 """Per-(text, seed) normalisations of explanations (definition B; :func:`seedexplain.snr.scale_columns`)."""
 DEVICES = ("auto", "cpu", "cuda")
 PROFILES = ("quick", "full")
+LINEAR_MODELS = ("bow", "features")
+"""Linear families: bag of words, or linguistic features."""
+LINEAR_SOLVERS = ("lbfgs", "sgd")
+"""How a linear model is trained: to convergence (L-BFGS) or for a budget of SGD epochs."""
 SPLITS = ("test_short", "test_long")
 """The test splits every model explains."""
 

@@ -16,20 +16,22 @@ Families:
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import warnings
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
+from scipy import optimize, sparse, special
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDClassifier
 
+from seedexplain.constraints import LINEAR_MODELS, LINEAR_SOLVERS, POSITIVE, POSITIVE_INT, OneOf, validated
 from seedexplain.words import segment
 
 MIN_COUNT = 2
@@ -59,13 +61,16 @@ FEATURES = (
 class LinearTextModel:
     """A trained linear model: ``kind`` ('bow' or 'features'), effective ``coef`` (n_features,) and ``intercept``.
 
-    ``vocabulary`` maps a lower-cased word type to its column (bag of words only).
+    ``vocabulary`` maps a lower-cased word type to its column (bag of words only). ``diagnostics`` records how it
+    was trained: ``solver``, ``iterations`` (L-BFGS iterations or SGD epochs), ``gradient_norm`` (the largest
+    absolute component of the objective's gradient at the returned weights) and ``converged``.
     """
 
     kind: str
     coef: np.ndarray
     intercept: float
     vocabulary: dict[str, int]
+    diagnostics: dict = field(default_factory=dict)
 
     def feature_names(self) -> list[str]:
         """Return the name of every feature column."""
@@ -86,12 +91,35 @@ class LinearTextModel:
         phi, scale = word_features(text, self.kind, self.vocabulary)
         return np.asarray(phi @ self.coef).ravel() / scale
 
+    def save(self, folder: Path) -> None:
+        """Write the model into ``folder`` as ``coef.npy`` and ``linear.json`` (no pickle)."""
+        np.save(folder / "coef.npy", np.asarray(self.coef, dtype=np.float64))
+        (folder / "linear.json").write_text(json.dumps({
+            "kind": self.kind, "intercept": self.intercept, "vocabulary": self.vocabulary,
+            "diagnostics": self.diagnostics}, sort_keys=True))
 
-def train_linear(texts: Sequence[str], labels: np.ndarray, *, kind: str, seed: int, epochs: int,
-                 alpha: float) -> LinearTextModel:
-    """Return a logistic regression trained by SGD whose initial weights and data order are drawn from ``seed``."""
-    if kind not in ("bow", "features"):
-        raise ValueError(f"linear={kind!r} is not one of 'bow', 'features'")
+    @classmethod
+    def load(cls, folder: Path) -> LinearTextModel:
+        """Return the model that :meth:`save` wrote into ``folder``."""
+        meta = json.loads((folder / "linear.json").read_text())
+        return cls(meta["kind"], np.load(folder / "coef.npy", allow_pickle=False), float(meta["intercept"]),
+                   meta["vocabulary"], meta["diagnostics"])
+
+
+@validated(kind=OneOf(LINEAR_MODELS), solver=OneOf(LINEAR_SOLVERS), epochs=POSITIVE_INT, alpha=POSITIVE, tol=POSITIVE)
+def train_linear(texts: Sequence[str], labels: np.ndarray, *, kind: str, seed: int, solver: str = "lbfgs",
+                 epochs: int = 10, alpha: float = 1e-4, tol: float = 1e-8) -> LinearTextModel:
+    """Return a logistic regression on the features of ``kind`` whose starting weights are drawn from ``seed``.
+
+    Both solvers minimise the same L2-regularised log-loss, SGDClassifier's objective::
+
+        L(w, b) = (1/n) sum_i log(1 + exp(-y_i (w . x_i + b))) + (alpha / 2) ||w||^2,   y_i in {-1, +1}
+
+    ``solver="lbfgs"`` runs L-BFGS from the seeded start until the largest gradient component is below ``tol``
+    (deterministic; the loss is strictly convex, so every seed reaches the same optimum up to ``tol``).
+    ``solver="sgd"`` runs ``epochs`` epochs of seeded stochastic gradient descent (the seed also draws the data
+    order), stopping wherever the budget leaves it. ``epochs`` is ignored by L-BFGS and ``tol`` by SGD.
+    """
     vocabulary = build_vocabulary(texts) if kind == "bow" else {}
     x = feature_matrix(texts, kind, vocabulary)
     mean, sd = np.zeros(x.shape[1]), np.ones(x.shape[1])
@@ -100,15 +128,35 @@ def train_linear(texts: Sequence[str], labels: np.ndarray, *, kind: str, seed: i
         mean, sd = dense.mean(0), dense.std(0)
         sd[sd == 0] = 1.0
         x = sparse.csr_matrix((dense - mean) / sd)
-    rng = np.random.default_rng(seed)
-    clf = SGDClassifier(loss="log_loss", alpha=alpha, max_iter=epochs, tol=None, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():
-        # A fixed number of epochs is the point (as for the transformer); not converging is expected.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(x, labels, coef_init=rng.normal(0.0, INIT_SCALE, size=(1, x.shape[1])), intercept_init=[0.0])
-    coef = clf.coef_.ravel() / sd
-    intercept = float(clf.intercept_[0] - coef @ mean)
-    return LinearTextModel(kind, coef, intercept, vocabulary)
+    labels = np.asarray(labels)
+    start = np.random.default_rng(seed).normal(0.0, INIT_SCALE, size=x.shape[1])
+    if solver == "sgd":
+        clf = SGDClassifier(loss="log_loss", alpha=alpha, max_iter=epochs, tol=None, shuffle=True, random_state=seed)
+        with warnings.catch_warnings():
+            # A fixed number of epochs is the point of this solver; not converging is expected.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(x, labels, coef_init=start[None, :], intercept_init=[0.0])
+        w, b = clf.coef_.ravel(), float(clf.intercept_[0])
+        iterations = epochs
+    else:
+        result = optimize.minimize(_objective, np.append(start, 0.0), args=(x, 2.0 * labels - 1.0, alpha),
+                                   jac=True, method="L-BFGS-B",
+                                   options={"gtol": tol, "ftol": 0.0, "maxiter": 100_000, "maxcor": 20})
+        w, b, iterations = result.x[:-1], float(result.x[-1]), int(result.nit)
+    gradient = np.abs(_objective(np.append(w, b), x, 2.0 * labels - 1.0, alpha)[1]).max()
+    diagnostics = {"solver": solver, "iterations": iterations, "gradient_norm": float(gradient),
+                   "converged": bool(gradient <= tol)}
+    coef = w / sd
+    return LinearTextModel(kind, coef, float(b - coef @ mean), vocabulary, diagnostics)
+
+
+def _objective(theta: np.ndarray, x: sparse.csr_matrix, y: np.ndarray, alpha: float) -> tuple[float, np.ndarray]:
+    """Return SGDClassifier's regularised log-loss at ``theta = (w, b)`` and its gradient (``y`` in {-1, +1})."""
+    w, b = theta[:-1], theta[-1]
+    margin = y * (x @ w + b)
+    loss = np.logaddexp(0.0, -margin).mean() + 0.5 * alpha * w @ w
+    weight = -y * special.expit(-margin) / len(y)
+    return float(loss), np.append(x.T @ weight + alpha * w, weight.sum())
 
 
 def build_vocabulary(texts: Sequence[str]) -> dict[str, int]:
@@ -143,7 +191,7 @@ def word_features(text: str, kind: str, vocabulary: dict[str, int]) -> tuple[spa
 def linguistic_features(word: str, position: int) -> list[float]:
     """Return the indicator of every feature in :data:`FEATURES` for ``word`` at ``position`` in its text."""
     low = word.lower()
-    tags = _pos_lexicon().get(low, ())
+    tags = pos_lexicon().get(low, ())
     sentiment = _sentiment_lexicon().get(low)
     flags = {
         "first_person": low in _PRONOUNS["first_person"],
@@ -180,7 +228,7 @@ def _textblob_file(name: str) -> Path:
 
 
 @lru_cache(maxsize=1)
-def _pos_lexicon() -> dict[str, tuple[str, ...]]:
+def pos_lexicon() -> dict[str, tuple[str, ...]]:
     """Return Brill's lexicon: word → its part-of-speech tags, most frequent first."""
     lexicon = {}
     for line in _textblob_file("en-lexicon.txt").read_text(encoding="utf-8").splitlines():

@@ -37,7 +37,7 @@ from torch import nn
 from transformers import AttentionInterface, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.masking_utils import AttentionMaskInterface, eager_mask
 
-from seedexplain.linear import _pos_lexicon
+from seedexplain.linear import pos_lexicon
 from seedexplain.train import transformer_logit_diff
 from seedexplain.words import segment, token_word_index
 
@@ -118,7 +118,7 @@ def _mean_pooling(token_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def coarse_pos(word: str) -> str | None:
     """Return the coarse part of speech (one of :data:`COARSE_POS`) of ``word``'s most frequent Brill tag, or None
     when the (lower-cased) word is not in the lexicon."""
-    tags = _pos_lexicon().get(word.lower())
+    tags = pos_lexicon().get(word.lower())
     if not tags:
         return None
     return _PENN_TO_COARSE.get(tags[0].split("|")[0], "OTHER")

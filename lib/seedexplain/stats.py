@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from seedexplain.constraints import PROBABILITY, Integer, validated
 from seedexplain.snr import check_text, stack_texts, stacked_snr
 
 OVER = ("texts", "seeds", "both")
@@ -310,3 +311,110 @@ def texts_agreement(arrays: Sequence[np.ndarray], *, k: int = 3) -> pd.DataFrame
     frame["n_words"] = lengths
     frame.index.name = "text"
     return frame
+
+
+@dataclass(frozen=True)
+class SeedLevelComparison:
+    """The seed-level comparison of two families' explanation SNR (see :func:`seed_level_comparison`).
+
+    ``estimate``: ``log(median SNR first / median SNR second)`` on the data; ``ci_low, ci_high``: its interval;
+    ``p_value``: two-sided, for equal median SNRs; ``se``: the bootstrap standard error (small-sample corrected);
+    ``n_valid``: resamples in which both medians were positive.
+    """
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    se: float
+    level: float
+    n_texts: int
+    n_seeds_first: int
+    n_seeds_second: int
+    n_valid: int
+
+
+def _log_median_snr(x: np.ndarray, lengths: np.ndarray, seed_weights: np.ndarray,
+                    text_rows: np.ndarray) -> np.ndarray:
+    """Return ``log(median over resampled texts of the per-text SNR)`` per resample (NaN where it is <= 0).
+
+    ``seed_weights`` is ``(R, n_seeds)`` and ``text_rows`` ``(R, n_texts)`` indices of the resampled texts.
+    """
+    snr = stacked_snr(x, lengths, seed_weights=seed_weights)["snr"]  # (n_texts, R)
+    medians = np.median(np.take_along_axis(snr, text_rows.T, axis=0), axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(medians > 0, np.log(np.where(medians > 0, medians, 1.0)), np.nan)
+
+
+@validated(n_resamples=Integer(50), level=PROBABILITY)
+def seed_level_comparison(
+    first: Sequence[np.ndarray],
+    second: Sequence[np.ndarray],
+    *,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+    scale: str = "raw",
+) -> SeedLevelComparison:
+    """Return the comparison of two families' median per-text SNR with the trained models as sampled units.
+
+    ``first`` and ``second`` list the same texts in the same order, each text a ``(n_words, n_seeds)`` array (the
+    families may have different numbers of seeds). Paired multi-bootstrap (Sellam et al. 2022): each resample
+    draws the texts once, with replacement, for both families, and each family's seeds independently, with
+    replacement (multinomial counts used as reliability weights, :func:`seedexplain.snr.stacked_snr`, so repeated
+    seeds keep the noise estimate unbiased); every text's bias-corrected SNR is recomputed from the resampled
+    seeds and ``T* = log(median SNR first) − log(median SNR second)``.
+
+    What it is about: the population of models each family's training procedure produces (other seeds) and the
+    population of texts of the task (other texts); not the particular models trained. A seed effect shared by every
+    text (a noisier model, a word type's coefficient) moves all texts at once, so the texts are not independent
+    units and the seeds carry most of the uncertainty.
+
+    Interval: with few seeds a bootstrap over seeds under-states the spread (the resampled seeds' variance is
+    ``(S−1)/S`` of theirs), so the bootstrap standard error is inflated by ``sqrt(S/(S−1))`` with ``S`` the smaller
+    seed count, and the interval and p-value use Student's t with ``S − 1`` degrees of freedom:
+    ``estimate ± t · se`` and ``p = 2 P(T_{S−1} > |estimate| / se)``. Its level and coverage on an oracle with
+    shared seed effects are tested in ``tests/test_seed_level.py`` and shown in the estimators chapter.
+    A median SNR ≤ 0 (no signal left after the bias correction) has no logarithm: the estimate is then NaN.
+    """
+    x1, lengths = stack_texts(first, scale=scale)
+    x2, lengths2 = stack_texts(second, scale=scale)
+    if not np.array_equal(lengths, lengths2):
+        raise ValueError("first and second must explain the same texts: their numbers of texts or words differ")
+    s1, s2 = x1.shape[1], x2.shape[1]
+    if min(s1, s2) < 3:
+        raise ValueError(f"resampling seeds needs at least 3 per family; first has {s1}, second {s2}")
+    rng = np.random.default_rng(seed)
+    n_texts = len(lengths)
+    text_rows = rng.integers(0, n_texts, (n_resamples, n_texts))
+    replicates = (_log_median_snr(x1, lengths, _seed_resamples(s1, n_resamples, rng), text_rows)
+                  - _log_median_snr(x2, lengths, _seed_resamples(s2, n_resamples, rng), text_rows))
+    identity = np.arange(n_texts)[None, :]
+    estimate = float(_log_median_snr(x1, lengths, np.ones((1, s1)), identity)[0]
+                     - _log_median_snr(x2, lengths, np.ones((1, s2)), identity)[0])
+    valid = replicates[np.isfinite(replicates)]
+    dof = min(s1, s2) - 1
+    se = float(np.std(valid, ddof=1) * np.sqrt((dof + 1) / dof)) if valid.size > 1 else float("nan")
+    quantile = float(sps.t.ppf((1 + level) / 2, dof))
+    if np.isfinite(estimate) and se > 0:
+        p_value = float(2 * sps.t.sf(abs(estimate) / se, dof))
+    else:
+        p_value = float("nan")
+    return SeedLevelComparison(estimate, estimate - quantile * se, estimate + quantile * se, p_value, se, level,
+                               n_texts, s1, s2, int(valid.size))
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Return Holm's step-down adjusted p-values (same order as ``p_values``; NaN stays NaN).
+
+    With the m finite p-values sorted, ``p_(i)`` becomes ``max_{j <= i} min(1, (m − j + 1) p_(j))``; rejecting
+    where the adjusted value is below α controls the family-wise error rate at α (Holm 1979).
+    """
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = order.size
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out[order] = adjusted
+    return out

@@ -275,3 +275,96 @@ def scale_jitter_table(
         for scale in scales:
             rows.append((jitter, scale, texts_snr(corpus.arrays, scale=scale).snr.median(), corpus.truth.snr.median()))
     return pd.DataFrame(rows, columns=["jitter", "scale", "median_snr", "median_true_snr"])
+
+
+def shared_effect_families(
+    n_texts: int,
+    n_words: int | range,
+    n_seeds: int,
+    *,
+    rng: int | np.random.Generator,
+    noise_ratio: float = 1.0,
+    signal_var: float = 1.0,
+    noise_var: float = 0.5,
+    seed_scale: float = 0.5,
+    type_share: float = 0.5,
+    n_types: int = 60,
+    tails: str = "t3",
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Return explanations of the same texts by two families whose seed noise is shared across texts.
+
+    Both families explain texts whose words come from ``n_types`` types (Zipf frequencies) with a planted effect
+    per type plus one per occurrence (the signal, shared by the families: the pairing). For family ``f`` and seed
+    ``s``::
+
+        a[t, w, s] = mu[t, w] + sqrt(v_f) * c[s] * (sqrt(type_share) e[type(w), s] + sqrt(1 − type_share) u[t, w, s])
+
+    with ``c[s] = exp(seed_scale z_s − seed_scale²)`` a per-seed noise scale shared by every text (E c² = 1), ``e`` a
+    per (word type, seed) noise shared by every text that contains the type (like a linear model's coefficient),
+    ``u`` per-occurrence noise, both of unit variance with ``tails`` ("normal" or "t3"); ``v_first = noise_var``
+    and ``v_second = noise_ratio · noise_var``. Every text's infinite-seed SNR of the second family is that of the
+    first divided by ``noise_ratio``, so the true log ratio of median SNRs (first over second) is exactly
+    ``log(noise_ratio)``; ``noise_ratio = 1`` is the null (two families from one generator).
+    """
+    _check_params(n_seeds, signal_var=signal_var, noise_var=noise_var, noise_ratio=noise_ratio,
+                  seed_scale=seed_scale, type_share=type_share)
+    if not 0 <= type_share <= 1:
+        raise ValueError(f"type_share={type_share!r} must be a number in [0, 1]")
+    if tails not in TAILS:
+        raise ValueError(f"tails={tails!r} is not one of {', '.join(map(repr, TAILS))}")
+    rng = np.random.default_rng(rng)
+    lengths = _draw_lengths(n_texts, n_words, rng)
+    total = int(lengths.sum())
+    frequency = 1.0 / np.arange(1, n_types + 1)
+    types = rng.choice(n_types, total, p=frequency / frequency.sum())
+    mu = (rng.normal(0.0, np.sqrt(signal_var / 2), n_types)[types]
+          + rng.normal(0.0, np.sqrt(signal_var / 2), total))[:, None]
+    split = np.cumsum(lengths)[:-1]
+    families = []
+    for var in (noise_var, noise_ratio * noise_var):
+        c = np.exp(seed_scale * rng.standard_normal(n_seeds) - seed_scale**2)
+        shared = _noise((n_types, n_seeds), tails, rng)[types]
+        own = _noise((total, n_seeds), tails, rng)
+        noise = np.sqrt(var) * c * (np.sqrt(type_share) * shared + np.sqrt(1 - type_share) * own)
+        families.append(np.split(mu + noise, split))
+    return families[0], families[1]
+
+
+def comparison_calibration(
+    *,
+    n_reps: int,
+    n_texts: int,
+    n_words: int | range,
+    n_seeds: int,
+    rng: int | np.random.Generator,
+    noise_ratio: float = 1.0,
+    n_resamples: int = 300,
+    alpha: float = 0.05,
+    **generator: float,
+) -> pd.DataFrame:
+    """Return, per repetition of :func:`shared_effect_families`, the decisions of the old and new procedures.
+
+    Columns: ``rep``; ``wilcoxon_reject`` (paired Wilcoxon over texts at ``alpha``: texts as units);
+    ``texts_covered`` (texts-only percentile bootstrap 95% interval of the log ratio of median SNRs covers
+    ``log(noise_ratio)``); ``seed_level_reject`` and ``seed_level_covered`` (:func:`seed_level_comparison`).
+    Under ``noise_ratio = 1`` the rejection rates are the tests' levels.
+    """
+    from seedexplain.stats import paired_comparison, seed_level_comparison
+
+    rng = np.random.default_rng(rng)
+    truth = np.log(noise_ratio)
+    rows = []
+    for rep in range(n_reps):
+        first, second = shared_effect_families(n_texts, n_words, n_seeds, rng=rng, noise_ratio=noise_ratio,
+                                               **generator)
+        snr1, snr2 = texts_snr(first).snr.to_numpy(), texts_snr(second).snr.to_numpy()
+        wilcoxon = paired_comparison(snr1, snr2, method="wilcoxon")
+        rows_ = rng.integers(0, n_texts, (n_resamples, n_texts))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            texts_only = np.log(np.median(snr1[rows_], axis=1)) - np.log(np.median(snr2[rows_], axis=1))
+        low, high = np.nanquantile(texts_only, [0.025, 0.975])
+        test = seed_level_comparison(first, second, n_resamples=n_resamples, seed=int(rng.integers(2**31)))
+        rows.append((rep, wilcoxon.p_value < alpha, low <= truth <= high, test.p_value < alpha,
+                     test.ci_low <= truth <= test.ci_high))
+    return pd.DataFrame(rows, columns=["rep", "wilcoxon_reject", "texts_covered", "seed_level_reject",
+                                       "seed_level_covered"])
