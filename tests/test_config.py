@@ -69,7 +69,8 @@ def test_families_accept_specs_and_strings():
     assert make_config("quick").families == ("transformer", "linear")
     config = make_config("quick", families="linear:bow, linear:features")
     assert config.families == ("linear:bow", "linear:features")
-    assert make_config("quick", families=("transformer:tiny-bert", "transformer")).families[0] == "transformer:tiny-bert"
+    two = make_config("quick", families=("transformer:tiny-bert", "transformer"))
+    assert two.families[0] == "transformer:tiny-bert"
     for bad in (("svm",), ("linear", "linear"), ("linear:svm",), ("transformer:nope",), ()):
         with pytest.raises(ValueError, match=r"families=.* must be distinct families"):
             make_config("quick", families=bad)

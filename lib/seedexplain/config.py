@@ -60,11 +60,10 @@ class TransformerName(Constraint):
     """A registered transformer name or a Hugging Face model folder (checked by :func:`registry.resolve`)."""
 
     def accepts(self, value: object) -> bool:
-        try:
-            resolve(value)  # type: ignore[arg-type]
-        except (ValueError, TypeError):
+        """Accept registered names and existing folders (:func:`registry.resolve` then says what a folder lacks)."""
+        if not isinstance(value, str):
             return False
-        return True
+        return value in registered_names() or Path(value).expanduser().is_dir()
 
     def describe(self) -> str:
         return f"is not one of {', '.join(map(repr, registered_names()))} nor the path of a Hugging Face model folder"
@@ -168,6 +167,8 @@ class Config:
             object.__setattr__(self, f.name, _coerce(f.name, getattr(self, f.name), f.type))
         for name, constraint in FIELD_CONSTRAINTS.items():
             check(name, getattr(self, name), constraint)
+        for model in (self.transformer, *(s.partition(":")[2] for s in self.families if s.startswith("transformer:"))):
+            resolve(model)  # a model folder without config or tokenizer fails here, naming what is missing
         if not self.artifacts:
             raise ValueError("artifacts='' must be a folder path")
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from seedexplain.constraints import POSITIVE_INT, SPLITS, Real, check, validated
+from seedexplain.constraints import POSITIVE_INT, SPLITS, Integer, Real, validated
 from seedexplain.data import n_words
 from seedexplain.results import Results
 from seedexplain.snr import corpus_snr, snr_vs_n_seeds, texts_snr
@@ -101,6 +101,7 @@ def family_tests(results: Results, *, pair: tuple[str, str] = CLAIM) -> pd.DataF
     return pd.DataFrame(rows)
 
 
+@validated(epsilon=Real(0.0, 1.0), n_resamples=Integer(50))
 def accuracy_filter(results: Results, *, epsilon: float = 0.01, split: str = "test_short",
                     n_resamples: int = 2000) -> pd.DataFrame:
     """Return, per family, the seeds whose accuracy on ``split`` lies within ``epsilon`` of the family's best, and
@@ -108,7 +109,6 @@ def accuracy_filter(results: Results, *, epsilon: float = 0.01, split: str = "te
 
     The predecessor study kept only seeds of similar accuracy; this says whether that choice moves the verdict.
     """
-    check("epsilon", epsilon, Real(0.0, 1.0))
     kept = {}
     for family in CLAIM:
         table = results.accuracy[(results.accuracy.family == family) & (results.accuracy.split == split)]

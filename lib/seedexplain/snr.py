@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-SCALES = ("raw", "l1", "l2", "zscore")
+from seedexplain.constraints import SCALES, OneOf, validated
+
 STAT_COLUMNS = ("signal", "signal_naive", "noise", "snr", "snr_naive")
 _CHUNK_ELEMENTS = 4_000_000  # bound on (n_words_total x n_resamples) work arrays
 
@@ -112,6 +113,7 @@ def _scale_stacked(x: np.ndarray, lengths: np.ndarray, scale: str) -> np.ndarray
     return x / np.repeat(norm, lengths, axis=0)
 
 
+@validated(scale=OneOf(SCALES))
 def scale_columns(a: np.ndarray, scale: str = "raw") -> np.ndarray:
     """Return ``a`` ``(n_words, n_seeds)`` with each seed column normalised over words (definition B).
 
@@ -124,6 +126,7 @@ def scale_columns(a: np.ndarray, scale: str = "raw") -> np.ndarray:
     return _scale_stacked(a, np.array([a.shape[0]]), scale)
 
 
+@validated(scale=OneOf(SCALES))
 def stack_texts(arrays: Sequence[np.ndarray], *, scale: str = "raw") -> tuple[np.ndarray, np.ndarray]:
     """Return ``(x, lengths)``: the texts stacked row-wise, ``(n_words_total, n_seeds)``, and ``(n_texts,)`` lengths.
 
@@ -210,6 +213,7 @@ def stacked_snr(
     return {k: v[:, 0] for k, v in out.items()} if squeeze else out
 
 
+@validated(scale=OneOf(SCALES))
 def text_snr(a: np.ndarray, *, scale: str = "raw") -> TextSNR:
     """Return the signal, noise and SNR of one text's explanations ``a`` of shape ``(n_words, n_seeds)``.
 
@@ -234,6 +238,7 @@ def text_snr(a: np.ndarray, *, scale: str = "raw") -> TextSNR:
     return TextSNR(**{k: float(v[0]) for k, v in stats.items()}, n_words=a.shape[0], n_seeds=a.shape[1])
 
 
+@validated(scale=OneOf(SCALES))
 def texts_snr(arrays: Sequence[np.ndarray], *, scale: str = "raw") -> pd.DataFrame:
     """Return one row per text with columns ``signal, signal_naive, noise, snr, snr_naive, n_words``.
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from seedexplain.constraints import PROBABILITY, Integer, validated
+from seedexplain.constraints import POSITIVE_INT, PROBABILITY, Integer, OneOf, validated
 from seedexplain.snr import check_text, stack_texts, stacked_snr
 
 OVER = ("texts", "seeds", "both")
@@ -64,6 +64,8 @@ def _seed_resamples(n_seeds: int, n_resamples: int, rng: np.random.Generator) ->
     return weights
 
 
+@validated(quantity=OneOf(QUANTITIES), over=OneOf(OVER), n_resamples=POSITIVE_INT, level=PROBABILITY,
+           method=OneOf(CI_METHODS))
 def bootstrap_ci(
     arrays: Sequence[np.ndarray],
     *,
@@ -166,6 +168,7 @@ def rank_biserial(d: np.ndarray) -> float:
     return float((ranks[d > 0].sum() - ranks[d < 0].sum()) / ranks.sum())
 
 
+@validated(method=OneOf(TEST_METHODS), alternative=OneOf(ALTERNATIVES), n_permutations=POSITIVE_INT)
 def paired_comparison(
     x: np.ndarray,
     y: np.ndarray,
@@ -278,6 +281,7 @@ def seed_kendall(a: np.ndarray) -> float:
     return float(_kendall(check_text(a)[None])[0])
 
 
+@validated(k=POSITIVE_INT, measure=OneOf(OVERLAP_MEASURES))
 def seed_top_k_overlap(a: np.ndarray, k: int, *, measure: str = "jaccard") -> float:
     """Return the mean over seed pairs of the overlap of the ``k`` words with the largest ``|a|`` per seed.
 
@@ -290,6 +294,7 @@ def seed_top_k_overlap(a: np.ndarray, k: int, *, measure: str = "jaccard") -> fl
     return float((jaccard if measure == "jaccard" else fraction)[0])
 
 
+@validated(k=POSITIVE_INT)
 def texts_agreement(arrays: Sequence[np.ndarray], *, k: int = 3) -> pd.DataFrame:
     """Return one row per text with the seed agreement ``spearman, kendall, top_k_jaccard, top_k_fraction``.
 

@@ -22,6 +22,7 @@ from seedexplain.attribution.encoding import check_choice, encode, length_batche
 from seedexplain.attribution.gradient import Explainer, grad_x_input, integrated_gradients, saliency
 from seedexplain.attribution.lrp import lrp
 from seedexplain.attribution.perturbation import kernel_shap, occlusion
+from seedexplain.constraints import METHODS
 from seedexplain.progress import progress
 
 __all__ = ["METHODS", "SIGNED_METHODS", "Explanation", "word_attributions"]
@@ -36,8 +37,8 @@ _FACTORIES: dict[str, Callable[..., Explainer]] = {
     "attention_last": attention_last,
     "attention_rollout": attention_rollout,
 }
-METHODS = tuple(_FACTORIES)
-"""Names accepted by ``word_attributions(method=...)``."""
+if tuple(_FACTORIES) != METHODS:
+    raise ImportError(f"the attribution methods {tuple(_FACTORIES)} differ from seedexplain.constraints.METHODS")
 
 SIGNED_METHODS = ("grad_x_input", "integrated_gradients", "occlusion", "kernel_shap", "lrp")
 """Methods whose sign gives the direction of a word's effect on ``f``; saliency and attention are ≥ 0."""
