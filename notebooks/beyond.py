@@ -29,26 +29,32 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from myst_nb import glue
 
-from seedexplain import pipeline, plots, report
+from seedexplain import beyond, pipeline, plots, prose
 from seedexplain.config import make_config
+from seedexplain.constraints import SPLITS
+from seedexplain.data import sentence_starts
 
 overrides = {} if n_seeds is None else {"n_seeds": n_seeds}
 config = make_config(profile, seed=seed, dataset=dataset, method=method, artifacts=artifacts, **overrides)
 results = pipeline.run(config)
 
 # %%
-table = [report.format_tradeoff(results, split) for split in pipeline.SPLITS]
-summary = report.tradeoff_summary(pd.concat(table, ignore_index=True))
-report.glue_frame(summary, ["family", "split", "label"], "fmt")
+# Sentence boundaries come from the text, clipped to the words every family explains.
+boundaries = {split: [[s for s in sentence_starts(e.text) if s < len(e.words)]
+                      for e in results.explanations(results.families[0], split)] for split in SPLITS}
+table = [beyond.format_tradeoff({f: results.arrays(f, split) for f in results.families}, boundaries[split])
+         .assign(split=split) for split in SPLITS]
+summary = beyond.tradeoff_summary(pd.concat(table, ignore_index=True))
+prose.glue_frame(summary, ["family", "split", "label"], "fmt")
 summary.pivot_table(index="label", columns=["family", "split"], values="snr").round(3)
 
 # %% [markdown]
 # Formats whose median SNR is higher than the word level's, per family and text length:
 
 # %%
-for family in pipeline.FAMILIES:
-    for split in pipeline.SPLITS:
-        above = report.formats_above_word(summary, family, split)
+for family in results.families:
+    for split in SPLITS:
+        above = beyond.formats_above_word(summary, family, split)
         glue(f"above_word_{family}_{split}", above, display=False)
         print(f"{family}, {split}: {above}")
 

@@ -22,7 +22,7 @@ seed = 0
 n_seeds = 3
 dataset = "subjectivity"
 methods = None  # None: every method of seedexplain.attribution.METHODS
-n_texts = None  # short test texts explained by every method (faithfulness table); None: 40 (full), 6 (quick)
+n_texts = None  # short test texts explained by every method (faithfulness table); None: the profile's size
 # Methods whose per-seed SNR is measured on every short test text. Occlusion and Kernel SHAP cost 10-50x more per
 # text and seed than the gradient methods; add them with -p snr_methods ... when time allows.
 snr_methods = ("grad_x_input", "saliency", "integrated_gradients", "lrp", "attention_last", "attention_rollout")
@@ -36,18 +36,17 @@ import logging
 import matplotlib.pyplot as plt
 from myst_nb import glue
 
-from seedexplain import faithfulness, pipeline, plots, report
-from seedexplain.artifacts import cached_value, machine
+from seedexplain import checks, faithfulness, pipeline, plots, prose, report
+from seedexplain.artifacts import cached_call, machine
 from seedexplain.attribution import METHODS
 from seedexplain.config import make_config
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 methods = list(METHODS if methods is None else methods)
 config = make_config(profile, seed=seed, n_seeds=n_seeds, dataset=dataset, artifacts=artifacts)
-results = pipeline.run(config)
-model, tokenizer = pipeline.load_model(config, "transformer", seed)
-texts = pipeline.dataset(config).test_short.texts[: n_texts or {"quick": 6, "full": 40}[profile]]
-glue("n_texts", len(texts), display=False)
+results = pipeline.run(config, methods=snr_methods)
+n_texts = checks.profile_size(config, "n_method_texts", n_texts)
+glue("n_texts", n_texts, display=False)
 glue("n_seeds", config.n_seeds, display=False)
 config
 
@@ -56,11 +55,9 @@ config
 
 # %%
 # Cached with the artifacts (per machine: the table holds timings).
-params = {"model": pipeline.model_params(config, "transformer", seed), "n_texts": len(texts), "methods": methods,
-          "n_layers": n_layers, "max_length": config.max_length, **machine()}
-comparison = cached_value(artifacts, "method_comparison", params, lambda: faithfulness.compare_methods(
-    model, tokenizer, texts, methods=methods, max_length=config.max_length, seed=seed, n_layers=n_layers))
-report.glue_frame(comparison.table, ["method"], "faith")
+comparison = cached_call(artifacts, "method_comparison", checks.method_comparison, config=config, n_texts=n_texts,
+                         methods=methods, n_layers=n_layers, machine=machine())
+prose.glue_frame(comparison.table, ["method"], "faith")
 comparison.table.round(3)
 
 # %% [markdown]
@@ -77,7 +74,7 @@ budget.describe().round(4)
 
 # %%
 agreement = faithfulness.agreement_matrix(comparison.explanations)
-report.glue_frame(agreement.reset_index(names="method"), ["method"], "agree")
+prose.glue_frame(agreement.reset_index(names="method"), ["method"], "agree")
 fig = plots.method_agreement(agreement)
 plots.save_figure(fig, "method_agreement", figures)
 plt.show()
@@ -88,7 +85,7 @@ plt.show()
 # %%
 snr = report.method_snr(results, snr_methods)
 summary = report.method_snr_summary(snr)
-report.glue_frame(summary, ["method"], "snr")
+prose.glue_frame(summary, ["method"], "snr")
 summary.round(3)
 
 # %%

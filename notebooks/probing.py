@@ -34,19 +34,14 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from seedexplain import pipeline, plots, probing
-from seedexplain.artifacts import cached_value
+from seedexplain import checks, plots, probing
+from seedexplain.artifacts import cached_call
 from seedexplain.config import make_config
-from seedexplain.models import load_transformer
 
 # %%
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 config = make_config(profile, seed=seed, artifacts=artifacts)
-data = pipeline.dataset(config)
-probe_texts = list(data.train.texts[: n_probe_texts or {"quick": 150, "full": 1000}[profile]])
-test_texts = list(data.test_short.texts)
-models = {"pretrained": load_transformer(config.transformer, seed=config.seed),
-          "finetuned": pipeline.load_model(config, "transformer", config.seed)}
+n_probe_texts = checks.profile_size(config, "n_probe_texts", n_probe_texts)
 config
 
 # %% [markdown]
@@ -55,12 +50,9 @@ config
 # Probes of every layer, real and control task, both splits (cached with the artifacts).
 
 # %%
-study = {"data": pipeline.data_params(config), "n_probe_texts": len(probe_texts), "n_repeats": n_repeats,
-         "pretrained": config.transformer, "finetuned": pipeline.model_params(config, "transformer", config.seed),
-         "max_length": config.max_length}
-words, labels, probes = cached_value(artifacts, "probing", study, lambda: probing.probe_study(
-    models, probe_texts, seed=config.seed, n_repeats=n_repeats, max_length=config.max_length))
-glue("probe_n_texts", len(probe_texts), display=False)
+words, labels, probes = cached_call(artifacts, "probing", checks.probes, config=config, n_probe_texts=n_probe_texts,
+                                    n_repeats=n_repeats)
+glue("probe_n_texts", n_probe_texts, display=False)
 glue("probe_n_repeats", n_repeats, display=False)
 glue("probe_n_occurrences", int((labels >= 0).sum()), display=False)
 glue("probe_n_types", len({w.lower() for w, y in zip(words, labels) if y >= 0}), display=False)
@@ -105,10 +97,8 @@ plt.show()
 # or the words are changed.
 
 # %%
-finetuned, tokenizer = models["finetuned"]
-checks = {"model": study["finetuned"], "n_permutations": n_permutations, "max_length": config.max_length}
-agreement = cached_value(artifacts, "attention_checks", checks, lambda: probing.attention_agreement(
-    finetuned, tokenizer, test_texts, n_permutations=n_permutations, seed=config.seed, max_length=config.max_length))
+agreement = cached_call(artifacts, "attention_checks", checks.attention_checks, config=config,
+                        n_permutations=n_permutations)
 summary = agreement.groupby(["attention", "reference"])[["spearman", "kendall", "same_top"]].agg(["median", "mean"])
 for (attention, reference), row in summary.iterrows():
     for column in ("spearman", "kendall", "same_top"):
@@ -116,7 +106,7 @@ for (attention, reference), row in summary.iterrows():
         glue(f"agree_{attention}_{reference}_{column}_mean", float(row[column, "mean"]), display=False)
     glue(f"agree_{attention}_{reference}_positive", float(np.mean(agreement.query(
         "attention == @attention and reference == @reference").spearman > 0)), display=False)
-glue("agree_n_texts", len(test_texts), display=False)
+glue("agree_n_texts", agreement.text.nunique(), display=False)
 summary.round(3)
 
 # %%
@@ -134,9 +124,8 @@ deletions.describe().round(3)
 # ## Model randomisation: a random classification head
 
 # %%
-randomisation = cached_value(artifacts, "head_randomisation", checks, lambda: probing.head_randomization_agreement(
-    finetuned, tokenizer, test_texts, methods=["attention_last", "attention_rollout", "grad_x_input"],
-    seed=config.seed + 1000, max_length=config.max_length))
+randomisation = cached_call(artifacts, "head_randomisation", checks.head_randomisation, config=config,
+                            methods=["attention_last", "attention_rollout", "grad_x_input"], seed_offset=1000)
 random_summary = randomisation.groupby("method")[["spearman", "kendall"]].median()
 for method, row in random_summary.iterrows():
     glue(f"random_head_{method}_spearman_median", float(row.spearman), display=False)

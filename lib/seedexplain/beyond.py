@@ -225,3 +225,42 @@ def format_table(
     columns = ["format", "label", "text", "n_words", "n_units", "signal", "noise", "snr", "snr_naive", "bits",
                "words_per_unit", "contiguous", "signed", "order"]
     return pd.concat(frames, ignore_index=True)[columns]
+
+
+TRADEOFF_FORMATS = (("word", {}), ("magnitude", {}), ("ranks", {}), ("centred_square", {}),
+                    ("pairwise_interactions", {}), ("spans", {"k": 2}), ("spans", {"k": 3}), ("spans", {"k": 5}),
+                    ("segments", {}))
+"""Explanation formats compared in the SNR–cost trade-off (``segments`` are sentences)."""
+
+
+def format_tradeoff(arrays: dict[str, Sequence[np.ndarray]], boundaries: Sequence[Sequence[int]], *,
+                    scale: str = "raw") -> pd.DataFrame:
+    """Return one row per (family, format, text): the SNR of the format's units and its cost for a reader.
+
+    ``arrays`` maps a family to its ``(n_words, n_seeds)`` arrays, one per text; ``boundaries`` gives each text's
+    sentence starts (word indices). Formats are :data:`TRADEOFF_FORMATS` (see :func:`format_table`).
+    """
+    frames = []
+    for family, family_arrays in arrays.items():
+        for name, options in TRADEOFF_FORMATS:
+            table = format_table(family_arrays, formats=(name,), boundaries=boundaries, scale=scale, **options)
+            frames.append(table.assign(family=family))
+    return pd.concat(frames, ignore_index=True)
+
+
+def tradeoff_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Return per (family, split, label): median SNR, median bits (the description length) and units over texts."""
+    summary = table.groupby(["family", "split", "label"])[["snr", "bits", "n_units"]].median().reset_index()
+    summary["label"] = summary["label"].str.replace(" ", "_").str.replace("=", "")
+    return summary
+
+
+def formats_above_word(summary: pd.DataFrame, family: str, split: str) -> str:
+    """Return the formats of :func:`tradeoff_summary` whose median SNR beats the word level for ``family`` on
+    ``split``, as text (e.g. ``"ranks (12.4 vs 10.7)"``), best first; ``"none"`` when no format does."""
+    rows = summary[(summary.family == family) & (summary.split == split)].set_index("label").snr
+    if "word" not in rows.index:
+        raise ValueError(f"no word-level row for family={family!r}, split={split!r}")
+    better = rows[rows > rows["word"]].sort_values(ascending=False)
+    return ", ".join(f"{label.replace('_', ' ')} ({snr:.1f} vs {rows['word']:.1f})"
+                     for label, snr in better.items()) or "none"

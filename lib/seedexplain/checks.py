@@ -1,0 +1,72 @@
+"""The costly checks of the methods and failure-modes chapters, as functions of a configuration and plain values.
+
+Each function loads the models it needs itself, so that a notebook caches it with
+:func:`seedexplain.artifacts.cached_call`, whose key holds *every* argument (a hand-written key that forgets one
+serves stale results). Profile-dependent sizes are declared here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from seedexplain import pipeline
+from seedexplain.config import Config
+from seedexplain.faithfulness import MethodComparison, compare_methods
+from seedexplain.models import load_transformer
+from seedexplain.probing import attention_agreement, head_randomization_agreement, probe_study
+
+PROFILE_SIZES: dict[str, dict[str, int]] = {
+    "quick": {"n_probe_texts": 150, "n_method_texts": 6},
+    "full": {"n_probe_texts": 1000, "n_method_texts": 40},
+}
+"""Texts used by the probes and by the method comparison, per profile."""
+
+
+def profile_size(config: Config, name: str, value: int | None = None) -> int:
+    """Return ``value``, or the profile's default of ``name`` (see :data:`PROFILE_SIZES`) when it is None."""
+    return PROFILE_SIZES[config.profile][name] if value is None else value
+
+
+def _finetuned(config: Config) -> tuple[Any, Any]:
+    trained = pipeline.load_model(config, "transformer", config.seed)
+    return trained.network, trained.tokenizer
+
+
+def probes(config: Config, *, n_probe_texts: int, n_repeats: int) -> tuple[list[str], Any, pd.DataFrame]:
+    """Return :func:`seedexplain.probing.probe_study` of the pretrained and the fine-tuned (first seed) model on
+    the first ``n_probe_texts`` training texts."""
+    texts = list(pipeline.dataset(config).train.texts[:n_probe_texts])
+    models = {"pretrained": load_transformer(config.transformer, seed=config.seed, artifacts=config.artifacts),
+              "finetuned": _finetuned(config)}
+    return probe_study(models, texts, seed=config.seed, n_repeats=n_repeats, max_length=config.max_length)
+
+
+def attention_checks(config: Config, *, n_permutations: int) -> pd.DataFrame:
+    """Return :func:`seedexplain.probing.attention_agreement` of the fine-tuned model on the short test texts."""
+    model, tokenizer = _finetuned(config)
+    return attention_agreement(model, tokenizer, list(pipeline.dataset(config).test_short.texts),
+                               n_permutations=n_permutations, seed=config.seed, max_length=config.max_length)
+
+
+def head_randomisation(config: Config, *, methods: Sequence[str], seed_offset: int) -> pd.DataFrame:
+    """Return :func:`seedexplain.probing.head_randomization_agreement` of the fine-tuned model against a copy whose
+    head is drawn from ``config.seed + seed_offset``, for every method in ``methods``."""
+    model, tokenizer = _finetuned(config)
+    return head_randomization_agreement(model, tokenizer, list(pipeline.dataset(config).test_short.texts),
+                                        methods=list(methods), seed=config.seed + seed_offset,
+                                        max_length=config.max_length)
+
+
+def method_comparison(config: Config, *, n_texts: int, methods: Sequence[str], n_layers: int,
+                      machine: dict[str, Any]) -> MethodComparison:
+    """Return :func:`seedexplain.faithfulness.compare_methods` on the first ``n_texts`` short test texts.
+
+    ``machine`` (:func:`seedexplain.artifacts.machine`) is not used but keys the cached value: it holds timings.
+    """
+    model, tokenizer = _finetuned(config)
+    texts = pipeline.dataset(config).test_short.texts[:n_texts]
+    return compare_methods(model, tokenizer, texts, methods=list(methods), max_length=config.max_length,
+                           seed=config.seed, n_layers=n_layers)
