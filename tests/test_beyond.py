@@ -107,7 +107,7 @@ def test_spans_average_out_independent_noise_of_a_smooth_signal():
 def test_formats_above_word_lists_the_better_formats_best_first():
     import pandas as pd
 
-    from seedexplain.report import formats_above_word
+    from seedexplain.beyond import formats_above_word
 
     summary = pd.DataFrame(dict(family="transformer", split="test_short",
                                 label=["word", "ranks", "spans_k2", "magnitude"], snr=[10.0, 12.5, 11.0, 3.0]))

@@ -1,0 +1,49 @@
+"""The computed verdict and glue names: sentences follow the seed-level test, its Holm adjustment and direction."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seedexplain.prose import glue_name, replication_sentence, verdict
+from seedexplain.report import adjust_holm
+
+
+def _inputs(linear: float, transformer: float, estimate: float, p: float):
+    summary = pd.DataFrame([dict(definition="A", family=f, split="test_short", median_snr=m)
+                            for f, m in (("linear", linear), ("transformer", transformer))])
+    tests = adjust_holm(pd.DataFrame([
+        dict(split="test_short", definition="A", first="linear", second="transformer", estimate=estimate,
+             ci_low=estimate - 0.3, ci_high=estimate + 0.3, p_value=p, ratio=np.exp(estimate),
+             ratio_low=np.exp(estimate - 0.3), ratio_high=np.exp(estimate + 0.3)),
+        dict(split="test_long", definition="A", first="linear", second="transformer", estimate=0.1, ci_low=-0.2,
+             ci_high=0.4, p_value=0.5, ratio=1.1, ratio_low=0.8, ratio_high=1.5)]))
+    return tests, summary
+
+
+@pytest.mark.parametrize("args,start", [
+    ((6.0, 3.0, np.log(2), 0.001), "supported (median SNR 6 for the linear model vs 3"),
+    ((6.0, 3.0, np.log(2), 0.04), "not supported: no significant difference"),  # 0.04 × 2 tests > 0.05 after Holm
+    ((2.0, 5.0, np.log(0.4), 0.001), "contradicted"),
+])
+def test_verdict_follows_the_adjusted_seed_level_test(args, start):
+    sentence = verdict(*_inputs(*args), "test_short")
+    assert sentence.startswith(start)
+    assert "Holm-adjusted p" in sentence and "ratio" in sentence
+
+
+def test_verdict_refuses_unknown_rows_and_bad_levels():
+    with pytest.raises(ValueError, match="split='test_middle'"):
+        verdict(*_inputs(6.0, 3.0, 0.7, 0.001), "test_middle")
+    with pytest.raises(ValueError, match=r"alpha=2 must be a number in \(0, 1\)"):
+        verdict(*_inputs(6.0, 3.0, 0.7, 0.001), "test_short", alpha=2)
+
+
+def test_replication_sentence_compares_the_calls():
+    table = pd.DataFrame(dict(split=["test_short", "test_short"], p_value=[0.001, 0.2], estimate=[0.7, 0.3],
+                              ratio=[2.0, 1.3], ratio_low=[1.5, 0.9], ratio_high=[2.6, 1.8], seeds=["0-9", "10-19"]))
+    sentence = replication_sentence(table)
+    assert sentence.startswith("short texts: different calls (linear higher; no difference")
+
+
+def test_glue_names_are_plain():
+    assert glue_name("seed+data") == "seed_data" and glue_name("linear:bow") == "linear_bow"
