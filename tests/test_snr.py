@@ -179,3 +179,19 @@ def test_all_per_text_statistics_of_1000_texts_take_under_a_second():
         texts_snr(corpus.arrays, scale=scale)
     corpus_snr(corpus.arrays, corpus.words)
     assert time.perf_counter() - start < 1.0
+
+
+def test_common_mode_variance_recovers_a_planted_offset_and_zscore_removes_it():
+    from seedexplain.snr import common_mode_variance
+
+    rng = np.random.default_rng(0)
+    n_texts, n_words, n_seeds = 400, 12, 10
+    mu = rng.normal(0, np.sqrt(1.32), (n_texts, n_words, 1))
+    offset = rng.normal(0, 2.0, (n_texts, 1, n_seeds))  # sd 2: variance 4, shared by a text's words
+    arrays = list(mu + offset + rng.normal(0, 1.0, (n_texts, n_words, n_seeds)))
+    table = common_mode_variance(arrays)
+    assert table.common_mode.mean() == pytest.approx(4.0, rel=0.05)
+    assert table.share.median() == pytest.approx(0.8, abs=0.05)  # 4 of the raw noise 4 + 1
+    raw, zscore = texts_snr(arrays).snr.median(), texts_snr(arrays, scale="zscore").snr.median()
+    # The true word-level SNR is 1.32 / 1: raw attributions count the offset as noise, z-scores do not.
+    assert raw < 0.4 and zscore == pytest.approx(1.32, rel=0.25)

@@ -21,7 +21,7 @@ import pandas as pd
 from seedexplain.constraints import POSITIVE_INT, SPLITS, Integer, Real, validated
 from seedexplain.data import n_words
 from seedexplain.results import Results
-from seedexplain.snr import corpus_snr, snr_vs_n_seeds, texts_snr
+from seedexplain.snr import common_mode_variance, corpus_snr, snr_vs_n_seeds, texts_snr
 from seedexplain.stats import bootstrap_ci, holm, paired_comparison, seed_level_comparison, texts_agreement
 
 DEFINITIONS = {"A": "raw", "B": "zscore"}
@@ -33,7 +33,9 @@ CLAIM = ("linear", "transformer")
 def snr_summary(results: Results, *, n_resamples: int = 1000, rng: int = 0) -> pd.DataFrame:
     """Return, per (definition, family, split), the median per-text SNR with a hierarchical bootstrap 95% CI.
 
-    Rows also hold the median signal and noise, and for definition C the corpus-level SNR (no CI: one value per
+    Rows also hold the median signal and noise, the median share of the raw noise that is common mode (a per
+    (text, seed) offset shared by the text's words, :func:`seedexplain.snr.common_mode_variance`; definition B
+    removes it), and for definition C the corpus-level SNR (no CI: one value per
     corpus). The CI resamples texts, then seeds ("both" in :func:`seedexplain.stats.bootstrap_ci`).
     """
     rows = []
@@ -41,6 +43,7 @@ def snr_summary(results: Results, *, n_resamples: int = 1000, rng: int = 0) -> p
         for split in SPLITS:
             explanations = results.explanations(family, split)
             arrays = [e.attributions for e in explanations]
+            common = float(common_mode_variance(arrays).share.median())
             for definition, scale in DEFINITIONS.items():
                 table = texts_snr(arrays, scale=scale)
                 ci = bootstrap_ci(arrays, statistic=np.nanmedian, over="both", scale=scale,
@@ -48,7 +51,8 @@ def snr_summary(results: Results, *, n_resamples: int = 1000, rng: int = 0) -> p
                 rows.append(dict(definition=definition, family=family, split=split,
                                  median_snr=float(table.snr.median()), ci_low=ci.low, ci_high=ci.high,
                                  median_signal=float(table.signal.median()),
-                                 median_noise=float(table.noise.median()), n_texts=len(table)))
+                                 median_noise=float(table.noise.median()), n_texts=len(table),
+                                 median_common_mode_share=common))
             corpus = corpus_snr(arrays, [e.words for e in explanations], min_count=2)
             rows.append(dict(definition="C", family=family, split=split, median_snr=corpus.snr, ci_low=np.nan,
                              ci_high=np.nan, median_signal=corpus.signal, median_noise=corpus.noise,

@@ -322,3 +322,25 @@ def snr_vs_n_seeds(
         medians = {f"median_{k}": np.median(v, axis=0) for k, v in stats.items()}
         rows.append(pd.DataFrame({"n_seeds": s, "resample": np.arange(n_resamples), **medians}))
     return pd.concat(rows, ignore_index=True)
+
+
+def common_mode_variance(arrays: Sequence[np.ndarray]) -> pd.DataFrame:
+    """Return per text the variance over seeds of the offset every word of the text shares (the common mode).
+
+    With ``a[w, s] = m[w] + c[s] + e[w, s]`` (``c`` the per (text, seed) offset, ``e`` the word noise of variance
+    ``σ_e²``), the per-text mean over words ``ā[s]`` has variance over seeds ``σ_c² + σ_e²/n`` and the raw noise
+    ``N = σ_c² + σ_e²`` (definition A), so ``σ_c² = (n var_s(ā) − N) / (n − 1)`` is an unbiased estimate of the
+    common-mode variance. Columns: ``common_mode`` (that estimate; it may be negative when there is none),
+    ``noise`` (N) and ``share`` (common_mode / N: the part of the raw noise that the z-scoring of definition B
+    removes), one row per text. Texts need at least 2 words.
+    """
+    x, lengths = stack_texts(arrays)
+    starts = _starts(lengths)
+    offsets = np.add.reduceat(x, starts, axis=0) / lengths[:, None]  # (n_texts, n_seeds)
+    noise = stacked_snr(x, lengths)["noise"]
+    spread = offsets.var(axis=1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        common = np.where(lengths > 1, (lengths * spread - noise) / (lengths - 1), np.nan)
+        frame = pd.DataFrame({"common_mode": common, "noise": noise, "share": _safe_divide(common, noise)})
+    frame.index.name = "text"
+    return frame
