@@ -39,7 +39,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from myst_nb import glue
 
-from seedexplain import pipeline, plots, prose, report
+from seedexplain import checks, pipeline, plots, prose, report
+from seedexplain.artifacts import cached_call
 from seedexplain.config import make_config
 from seedexplain.constraints import SPLITS
 
@@ -147,6 +148,24 @@ for name in runs:
         sentence = prose.verdict(seed_tests[seed_tests.randomness == name], summaries[name], split)
         glue(f"verdict_{prose.glue_name(name)}_{split}", sentence, display=False)
         print(f"{name}, {split}: {sentence}")
+
+# %% [markdown]
+# ## The linear model's SNR against its training budget
+#
+# SGD for a fixed number of epochs against L-BFGS to convergence, same seeds and training sets as each run.
+
+# %%
+budget = pd.concat([cached_call(artifacts, "linear_budget", checks.linear_budget, config=variant,
+                                epochs_grid=[1, 10, 100, 1000], n_resamples=n_resamples).assign(randomness=name)
+                    for name, variant in variants.items()], ignore_index=True)
+prose.glue_frame(budget.assign(budget=budget.epochs.fillna(0).astype(int).astype(str).replace("0", "converged")),
+                 ["randomness", "budget"], "budget")
+transformer_snr = {name: float(frame.query("definition == 'A' and family == 'transformer' and split == 'test_short'")
+                               .median_snr.iloc[0]) for name, frame in summaries.items()}
+fig = plots.training_budget(budget, transformer_snr)
+plots.save_figure(fig, "training_budget", figures)
+plt.show()
+budget.round(4)
 
 # %% [markdown]
 # ## Descriptive paired tests over texts (for these trained models only)

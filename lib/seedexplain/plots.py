@@ -216,3 +216,30 @@ def run_comparison(table: pd.DataFrame) -> Figure:
     axes[0][-1].legend(frameon=False)
     fig.tight_layout()
     return fig
+
+
+def training_budget(table: pd.DataFrame, transformer_snr: Mapping[str, float]) -> Figure:
+    """Return median SNR and accuracy of the linear model against its SGD budget, with the converged model at the
+    right and the transformer's median SNR (per randomness setting, ``transformer_snr``) as dashed lines.
+
+    ``table``: :func:`seedexplain.checks.linear_budget` rows with a ``randomness`` column.
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for i, (randomness, group) in enumerate(table.groupby("randomness", sort=False)):
+        sgd, converged = group[group.solver == "sgd"], group[group.solver == "lbfgs"]
+        colour = f"C{i}"
+        far = sgd.epochs.max() * 4
+        left.errorbar(sgd.epochs, sgd.median_snr, yerr=[sgd.median_snr - sgd.ci_low, sgd.ci_high - sgd.median_snr],
+                      fmt="o-", color=colour, label=f"linear, {randomness}")
+        left.errorbar([far], converged.median_snr, fmt="s", color=colour, capsize=3,
+                      yerr=[converged.median_snr - converged.ci_low, converged.ci_high - converged.median_snr])
+        left.axhline(transformer_snr[randomness], color=colour, ls="--", lw=1, label=f"transformer, {randomness}")
+        right.plot(sgd.epochs, sgd.accuracy, "o-", color=colour, label=randomness)
+        right.plot([far], converged.accuracy, "s", color=colour)
+    left.set(xscale="log", yscale="log", xlabel="SGD epochs (square: trained to convergence)",
+             ylabel="median per-text SNR (short texts)")
+    right.set(xscale="log", xlabel="SGD epochs (square: converged)", ylabel="short-text accuracy")
+    left.legend(frameon=False, fontsize=7)
+    right.legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    return fig
