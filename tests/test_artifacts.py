@@ -90,3 +90,36 @@ def test_cached_value_computes_once_per_params(tmp_path):
     cached_value(tmp_path, "value", {**params, "n": 2}, compute)
     assert len(calls) == 2
     assert machine()["cpu_count"] == os.cpu_count()
+
+
+def test_call_key_changes_with_every_argument_and_default():
+    from seedexplain import checks
+    from seedexplain.artifacts import call_key
+    from seedexplain.config import make_config
+
+    config = make_config("quick")
+    base = dict(config=config, methods=["attention_last", "grad_x_input"], seed_offset=1000)
+    key = call_key(checks.head_randomisation, **base)
+    assert key == call_key(checks.head_randomisation, **dict(base))
+    for change in (dict(methods=["attention_last"]), dict(seed_offset=1), dict(config=make_config("quick", seed=1))):
+        assert call_key(checks.head_randomisation, **{**base, **change}) != key, change
+    assert call_key(checks.head_randomisation, **{**base, "config": make_config("quick", artifacts="elsewhere")}) == key
+    assert call_key(checks.probes, config=config, n_probe_texts=10, n_repeats=1)["function"].endswith("checks.probes")
+
+
+def test_stored_values_round_trip_without_pickle(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from seedexplain.artifacts import cached_value
+    from seedexplain.results import TextExplanations
+
+    value = (["a", "b"], np.arange(3, dtype=np.int64), pd.DataFrame({"x": [0.1, np.nan], "y": ["u", "v"]}),
+             {"t": TextExplanations("a b", 1, ("a", "b"), np.array([[1.0 / 3, 2.0], [3.0, 4.0]]))})
+    stored = cached_value(tmp_path, "value", {"n": 1}, lambda: value)
+    again = cached_value(tmp_path, "value", {"n": 1}, lambda: None)
+    for got in (stored, again):
+        assert got[0] == value[0] and got[1].dtype == np.int64 and np.array_equal(got[1], value[1])
+        pd.testing.assert_frame_equal(got[2], value[2])
+        assert got[3]["t"].attributions[0, 0] == 1.0 / 3 and got[3]["t"].words == ("a", "b")
+    assert not list(tmp_path.rglob("*.pkl"))
