@@ -182,7 +182,8 @@ tests.round(4)
 
 # %%
 filtered = report.accuracy_filter(results, epsilon=0.01, n_resamples=2 * n_resamples)
-prose.glue_frame(filtered.assign(subset=filtered.seeds.str.split().str[0]), ["split", "subset"], "accf")
+glue("accuracy_filter_sentence", prose.accuracy_filter_sentence(filtered), display=False)
+print(prose.accuracy_filter_sentence(filtered))
 filtered.round(4)
 
 # %% [markdown]

@@ -47,3 +47,14 @@ def test_replication_sentence_compares_the_calls():
 
 def test_glue_names_are_plain():
     assert glue_name("seed+data") == "seed_data" and glue_name("linear:bow") == "linear_bow"
+
+
+def test_accuracy_filter_sentence_says_when_too_few_seeds_qualify():
+    from seedexplain.prose import accuracy_filter_sentence
+
+    table = pd.DataFrame(dict(split=["test_short"] * 2, seeds=["all seeds", "within 0.01 of best accuracy"],
+                              n_seeds_linear=[10, 2], n_seeds_transformer=[10, 6], estimate=[0.5, np.nan],
+                              ci_low=[0.1, np.nan], ci_high=[0.9, np.nan], p_value=[0.01, np.nan]))
+    assert "too few to resample" in accuracy_filter_sentence(table)
+    table.loc[1, ["n_seeds_linear", "estimate", "ci_low", "ci_high", "p_value"]] = [5, 0.4, -0.1, 0.9, 0.1]
+    assert accuracy_filter_sentence(table).startswith("5 linear and 6 transformer models qualify; their log ratio")

@@ -75,3 +75,16 @@ def replication_sentence(table: pd.DataFrame, *, alpha: float = 0.05) -> str:
         same = "the same call" if len(set(calls)) == 1 else "different calls"
         parts.append(f"{split.replace('test_', '')} texts: {same} ({'; '.join(calls)}; ratios {ratios})")
     return "; ".join(parts)
+
+
+def accuracy_filter_sentence(table: pd.DataFrame, split: str = "test_short") -> str:
+    """Return what keeping only seeds of similar accuracy does to the seed-level comparison on ``split``, from
+    :func:`seedexplain.report.accuracy_filter`, as a sentence."""
+    rows = table[table.split == split].set_index("seeds")
+    every, kept = rows.iloc[0], rows.iloc[1]
+    counts = f"{kept.n_seeds_linear:.0f} linear and {kept.n_seeds_transformer:.0f} transformer models"
+    if not np.isfinite(kept.estimate):
+        return f"{counts} qualify: too few to resample (at least 3 per family are needed), so no comparison"
+    return (f"{counts} qualify; their log ratio of median SNRs is {kept.estimate:.2f} [{kept.ci_low:.2f}, "
+            f"{kept.ci_high:.2f}] (p = {kept.p_value:.2g}), against {every.estimate:.2f} [{every.ci_low:.2f}, "
+            f"{every.ci_high:.2f}] with every seed")
