@@ -93,8 +93,8 @@ plt.show()
 # ## Attention as explanation
 #
 # Per test text: rank agreement of attention with |gradient × input| and with |deletion| (leave-one-word-out
-# occlusion by re-tokenising; Jain & Wallace's test), and the change of the logit difference when the attention
-# or the words are changed.
+# occlusion, the word's tokens removed; Jain & Wallace's test), and the change of the logit difference when the
+# attention or the words are changed.
 
 # %%
 agreement = cached_call(artifacts, "attention_checks", checks.attention_checks, config=config,
@@ -121,7 +121,7 @@ glue("median_delta_top_rollout", float(rollout.delta_top_attention.median()), di
 deletions.describe().round(3)
 
 # %% [markdown]
-# ## Model randomisation: a random classification head
+# ## Model randomisation: a random head (pooler and classifier)
 
 # %%
 randomisation = cached_call(artifacts, "head_randomisation", checks.head_randomisation, config=config,

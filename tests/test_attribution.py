@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from seedexplain.attribution import METHODS, Explanation, word_attributions
-from seedexplain.attribution.encoding import length_batches, logit_difference
 from seedexplain.attribution.lrp import (
     ConstantStdLayerNorm,
     IdentityRule,
     conservative_lrp,
     relevance_decomposition,
 )
+from seedexplain.forward import length_batches, logit_difference
 from seedexplain.models import load_transformer
 from seedexplain.words import segment
 

@@ -16,7 +16,7 @@ LAYERS = [
     {"constraints", "progress"},
     {"registry"},
     {"config"},
-    {"words", "snr", "artifacts"},
+    {"words", "snr", "artifacts", "forward"},
     {"stats", "data", "linear", "beyond", "plots"},
     {"synthetic", "models", "train", "converters"},
     {"attribution", "faithfulness", "probing", "attention_checks"},

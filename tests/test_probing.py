@@ -1,4 +1,4 @@
-"""Probing with control tasks and the attention checks, on the tiny random BERT and planted data."""
+"""Probing with control tasks, on the tiny random BERT and planted data."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import torch
 
 from seedexplain import probing
 from seedexplain.models import load_transformer
-from seedexplain.train import transformer_logit_diff
 from seedexplain.words import segment
 
 TEXTS = ["The unbelievably funny film was great!", "A plot about a man.",
@@ -158,9 +157,9 @@ def test_majority_baseline_and_left_out_occurrences():
 
 @pytest.mark.parametrize(("options", "message"), [
     ({"split_by": "sentence"}, "split_by='sentence' is not one of"),
-    ({"train_fraction": 1.0}, "train_fraction=1.0 must be strictly between 0 and 1"),
+    ({"train_fraction": 1.0}, r"train_fraction=1.0 must be a number in \(0, 1\)"),
     ({"n_repeats": 0}, "n_repeats=0 must be an integer >= 1"),
-    ({"regularization": 0.0}, "regularization=0.0 must be > 0"),
+    ({"regularization": 0.0}, r"regularization=0.0 must be a number in \(0, inf\)"),
 ])
 def test_probe_layers_rejects_bad_arguments(options, message):
     features, labels, words = planted(n_types=10, per_type=2)
@@ -170,71 +169,3 @@ def test_probe_layers_rejects_bad_arguments(options, message):
         probing.probe_layers(features, labels[:-1], labels[:-1], words=words, seed=0)
     with pytest.raises(ValueError, match="empty training or test set"):
         probing.probe_layers(features, labels, labels, words=["same"] * len(words), seed=0)  # one type
-
-
-# --- attention checks ----------------------------------------------------------------------------------------
-
-def test_rank_agreement_known_values():
-    scores = [np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, np.nan, 2.0]), np.array([3.0, 1.0, 2.0, 0.5])]
-    reference = [np.array([-1.0, -2.0, -3.0, -4.0]), np.array([1.0, 2.0, 3.0]), np.array([0.5, 1.0, 2.0, 3.0])]
-    table = probing.rank_agreement(scores, reference)
-    assert table.spearman.iloc[0] == pytest.approx(1.0) and table.kendall.iloc[0] == pytest.approx(1.0)
-    assert table.n_words.tolist() == [4, 2, 4] and np.isnan(table.spearman.iloc[1])  # NaN word dropped, < 3 left
-    assert table.spearman.iloc[2] == pytest.approx(-0.8) and table.same_top.tolist() == [True, True, False]
-    signed = probing.rank_agreement(scores, reference, absolute=False)
-    assert signed.spearman.iloc[0] == pytest.approx(-1.0)
-
-
-def test_identity_permutation_leaves_the_model_unchanged(tiny):
-    model, tokenizer = tiny
-    inputs = tokenizer(TEXTS, padding=True, return_tensors="pt")
-    with torch.no_grad():
-        plain = model(**inputs).logits
-        identity = torch.arange(inputs["input_ids"].shape[1]).repeat(len(TEXTS), 1)
-        with probing._last_layer_key_order(model, identity):
-            same = model(**inputs).logits
-    torch.testing.assert_close(same, plain, rtol=0, atol=0)
-    assert model.config._attn_implementation == "eager"
-
-
-def test_permuted_attention_effects_are_deterministic_and_batch_independent(tiny):
-    model, tokenizer = tiny
-    effects = probing.permuted_attention_effects(model, tokenizer, TEXTS, n_permutations=3, seed=1)
-    assert effects.shape == (3, 3) and np.abs(effects).max() > 0
-    again = probing.permuted_attention_effects(model, tokenizer, TEXTS, n_permutations=3, seed=1, batch_size=1)
-    np.testing.assert_allclose(effects, again, atol=1e-6)
-    with pytest.raises(ValueError, match="n_permutations=0 must be >= 1"):
-        probing.permuted_attention_effects(model, tokenizer, TEXTS, n_permutations=0)
-
-
-def test_word_deletion_effects_retokenise_the_text_without_the_word(tiny):
-    model, tokenizer = tiny
-    f, deltas = probing.word_deletion_effects(model, tokenizer, TEXTS)
-    np.testing.assert_allclose(f, transformer_logit_diff(model, tokenizer, TEXTS, max_length=128))
-    manual = transformer_logit_diff(model, tokenizer, ["A  about a man."], max_length=128)[0] - f[1]
-    assert deltas[1][2 - 1] == pytest.approx(manual, abs=1e-6)  # word 1 of "A plot about a man." is "plot"
-    assert [len(d) for d in deltas] == [len(segment(t)) for t in TEXTS]
-
-
-def test_attention_agreement_table(tiny):
-    model, tokenizer = tiny
-    table = probing.attention_agreement(model, tokenizer, TEXTS, n_permutations=2)
-    assert len(table) == len(TEXTS) * 2 * 2
-    assert set(table.reference) == {"grad_x_input", "deletion"}
-    assert (table.delta_max_word >= table.delta_top_attention).all()
-    assert (table.delta_max_word >= table.delta_mean_word).all()
-    deletion = table[table.reference == "deletion"]
-    np.testing.assert_allclose(deletion.delta_top_reference, deletion.delta_max_word)
-    with pytest.raises(ValueError, match="attentions contains 'grad_x_input'"):
-        probing.attention_agreement(model, tokenizer, TEXTS, attentions=["grad_x_input"])
-
-
-def test_attention_ignores_a_random_head_and_gradients_do_not(tiny):
-    model, tokenizer = tiny
-    randomized = probing.with_random_head(model, seed=7)
-    assert not torch.equal(randomized.classifier.weight, model.classifier.weight)
-    assert torch.equal(randomized.bert.pooler.dense.weight, model.bert.pooler.dense.weight)
-    assert torch.equal(probing.with_random_head(model, seed=7).classifier.weight, randomized.classifier.weight)
-    table = probing.head_randomization_agreement(model, tokenizer, TEXTS, methods=["attention_last", "grad_x_input"])
-    np.testing.assert_allclose(table[table.method == "attention_last"].spearman, 1.0)
-    assert (table[table.method == "grad_x_input"].spearman < 0.999).any()

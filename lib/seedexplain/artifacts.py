@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 META = "meta.json"
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def artifact_path(root: str | os.PathLike, stage: str, params: dict[str, Any]) -> Path:
@@ -125,13 +126,30 @@ def cached_call(root: str | os.PathLike, stage: str, func: Callable[..., T], /, 
     return cached_value(root, stage, call_key(func, **kwargs), lambda: func(**kwargs))
 
 
+def revision(number: int) -> Callable[[F], F]:
+    """Return a decorator that marks the results of a function as changed by the code (revision ``number``).
+
+    Keys hold arguments, not code: when a fix changes what a function cached with :func:`cached_call` returns,
+    raising its revision makes every cache compute the new value instead of serving the old one.
+    """
+    def mark(func: F) -> F:
+        func.__revision__ = number  # type: ignore[attr-defined]
+        return func
+
+    return mark
+
+
 def call_key(func: Callable[..., Any], /, **kwargs: Any) -> dict[str, Any]:
-    """Return the parameters that identify ``func(**kwargs)``: its name and every argument, defaults applied."""
+    """Return the parameters that identify ``func(**kwargs)``: its name, its :func:`revision` (when set) and
+    every argument, defaults applied."""
     bound = inspect.signature(func).bind(**kwargs)
     bound.apply_defaults()
     arguments = {name: value.cache_key() if hasattr(value, "cache_key") else value
                  for name, value in bound.arguments.items()}
-    return {"function": f"{func.__module__}.{func.__qualname__}", "arguments": arguments}
+    key = {"function": f"{func.__module__}.{func.__qualname__}", "arguments": arguments}
+    if hasattr(func, "__revision__"):
+        key["revision"] = func.__revision__
+    return key
 
 
 _TAG = "__seedexplain__"

@@ -25,15 +25,11 @@ import pandas as pd
 from scipy import special
 from scipy import stats as sps
 
+from seedexplain.constraints import POSITIVE_INT, OneOf, check, validated
 from seedexplain.snr import check_text, scale_columns, texts_snr
 
 FORMATS = ("word", "magnitude", "centred_square", "ranks", "spans", "segments", "pairwise_interactions")
 DEFAULT_FORMATS = ("word", "magnitude", "centred_square", "ranks", "spans", "pairwise_interactions")
-
-
-def _check_positive_int(name: str, value: int) -> None:
-    if not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r} must be an integer >= 1")
 
 
 def magnitude(a: np.ndarray) -> np.ndarray:
@@ -52,6 +48,7 @@ def ranks(a: np.ndarray) -> np.ndarray:
     return sps.rankdata(check_text(a), axis=0)
 
 
+@validated(k=POSITIVE_INT)
 def spans(a: np.ndarray, k: int) -> np.ndarray:
     """Return sums over non-overlapping chunks of ``k`` consecutive words, ``(ceil(n_words / k), n_seeds)``.
 
@@ -59,7 +56,6 @@ def spans(a: np.ndarray, k: int) -> np.ndarray:
     remaining words when ``k`` does not divide ``n_words``. ``k = 1`` returns ``a``. Non-overlapping chunks keep
     units disjoint, so a reader sees each word once and the units' noises are independent.
     """
-    _check_positive_int("k", k)
     a = check_text(a)
     return np.add.reduceat(a, np.arange(0, a.shape[0], k), axis=0)
 
@@ -81,6 +77,7 @@ def segments(a: np.ndarray, boundaries: Sequence[int]) -> np.ndarray:
     return np.add.reduceat(a, b.astype(int), axis=0)
 
 
+@validated(lag=POSITIVE_INT)
 def pairwise_interactions(a: np.ndarray, *, lag: int = 1) -> np.ndarray:
     """Return the centred products of words ``lag`` apart, ``(n_words - lag, n_seeds)``.
 
@@ -88,7 +85,6 @@ def pairwise_interactions(a: np.ndarray, *, lag: int = 1) -> np.ndarray:
     leakage points in side-channel analysis, here two nearby words. Only pairs at one distance are kept so the
     number of units stays linear in ``n_words`` (all pairs would be quadratic). Needs ``n_words > lag``.
     """
-    _check_positive_int("lag", lag)
     a = check_text(a)
     if a.shape[0] <= lag:
         raise ValueError(f"a has {a.shape[0]} words; pairwise_interactions with lag={lag} needs more than {lag}")
@@ -128,6 +124,7 @@ def _n_units(n_words: int, format: str, k: int, lag: int, n_segments: int | None
     return n_words
 
 
+@validated(n_words=POSITIVE_INT, format=OneOf(FORMATS), k=POSITIVE_INT, lag=POSITIVE_INT)
 def plausibility_cost(
     n_words: int, format: str, *, k: int = 3, lag: int = 1, n_segments: int | None = None
 ) -> PlausibilityCost:
@@ -138,11 +135,6 @@ def plausibility_cost(
     say how much structure the reader must handle (non-contiguous units, second-order quantities). ``k`` is the
     span length, ``lag`` the interaction distance, ``n_segments`` the number of segments of the text.
     """
-    if format not in FORMATS:
-        raise ValueError(f"format={format!r} is not one of {', '.join(map(repr, FORMATS))}")
-    _check_positive_int("n_words", n_words)
-    _check_positive_int("k", k)
-    _check_positive_int("lag", lag)
     n_units = _n_units(n_words, format, k, lag, n_segments)
     signed = format in ("word", "spans", "segments", "pairwise_interactions")
     order = 2 if format in ("magnitude", "centred_square", "pairwise_interactions") else 1
@@ -161,6 +153,7 @@ def plausibility_cost(
     )
 
 
+@validated(format=OneOf(FORMATS))
 def to_format(
     a: np.ndarray, format: str, *, k: int = 3, lag: int = 1, boundaries: Sequence[int] | None = None
 ) -> np.ndarray:
@@ -176,8 +169,6 @@ def to_format(
     if format == "pairwise_interactions":
         return pairwise_interactions(a, lag=lag)
     transforms = {"magnitude": magnitude, "centred_square": centred_square, "ranks": ranks}
-    if format not in transforms:
-        raise ValueError(f"format={format!r} is not one of {', '.join(map(repr, FORMATS))}")
     return transforms[format](a)
 
 
@@ -200,8 +191,7 @@ def format_table(
     format with one unit gives a NaN SNR.
     """
     for format in formats:
-        if format not in FORMATS:
-            raise ValueError(f"format={format!r} is not one of {', '.join(map(repr, FORMATS))}")
+        check("format", format, OneOf(FORMATS))
     if boundaries is not None and len(boundaries) != len(arrays):
         raise ValueError(f"boundaries has {len(boundaries)} texts but arrays has {len(arrays)}")
     scaled = [scale_columns(a, scale) for a in arrays]

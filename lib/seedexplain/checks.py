@@ -14,10 +14,12 @@ import numpy as np
 import pandas as pd
 
 from seedexplain import pipeline
+from seedexplain.artifacts import revision
+from seedexplain.attention_checks import attention_agreement, head_randomization_agreement
 from seedexplain.config import Config
 from seedexplain.faithfulness import MethodComparison, compare_methods
 from seedexplain.models import load_transformer
-from seedexplain.probing import attention_agreement, head_randomization_agreement, probe_study
+from seedexplain.probing import probe_study
 
 PROFILE_SIZES: dict[str, dict[str, int]] = {
     "quick": {"n_probe_texts": 150, "n_method_texts": 6},
@@ -45,16 +47,19 @@ def probes(config: Config, *, n_probe_texts: int, n_repeats: int) -> tuple[list[
     return probe_study(models, texts, seed=config.seed, n_repeats=n_repeats, max_length=config.max_length)
 
 
+@revision(2)  # 2: deletion is the occlusion method (token removal), no longer a cut and re-tokenised string
 def attention_checks(config: Config, *, n_permutations: int) -> pd.DataFrame:
-    """Return :func:`seedexplain.probing.attention_agreement` of the fine-tuned model on the short test texts."""
+    """Return :func:`seedexplain.attention_checks.attention_agreement` of the fine-tuned model on the short test
+    texts."""
     model, tokenizer = _finetuned(config)
     return attention_agreement(model, tokenizer, list(pipeline.dataset(config).test_short.texts),
                                n_permutations=n_permutations, seed=config.seed, max_length=config.max_length)
 
 
+@revision(2)  # 2: the head is the pooler and the classifier (faithfulness.randomised_copy), as in the methods chapter
 def head_randomisation(config: Config, *, methods: Sequence[str], seed_offset: int) -> pd.DataFrame:
-    """Return :func:`seedexplain.probing.head_randomization_agreement` of the fine-tuned model against a copy whose
-    head is drawn from ``config.seed + seed_offset``, for every method in ``methods``."""
+    """Return :func:`seedexplain.attention_checks.head_randomization_agreement` of the fine-tuned model against a
+    copy whose head is drawn from ``config.seed + seed_offset``, for every method in ``methods``."""
     model, tokenizer = _finetuned(config)
     return head_randomization_agreement(model, tokenizer, list(pipeline.dataset(config).test_short.texts),
                                         methods=list(methods), seed=config.seed + seed_offset,

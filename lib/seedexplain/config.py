@@ -31,7 +31,7 @@ from seedexplain.constraints import (
     OneOf,
     check,
 )
-from seedexplain.registry import registered_names, resolve
+from seedexplain.registry import TransformerName, resolve
 
 DATASETS = ("subjectivity", "synthetic")
 RANDOMNESS = ("seed", "seed+data", "data")
@@ -54,22 +54,6 @@ class DatasetName(Constraint):
 
     def invalid(self) -> object:
         return "no-such-dataset"
-
-
-class TransformerName(Constraint):
-    """A registered transformer name or a Hugging Face model folder (checked by :func:`registry.resolve`)."""
-
-    def accepts(self, value: object) -> bool:
-        """Accept registered names and existing folders (:func:`registry.resolve` then says what a folder lacks)."""
-        if not isinstance(value, str):
-            return False
-        return value in registered_names() or Path(value).expanduser().is_dir()
-
-    def describe(self) -> str:
-        return f"is not one of {', '.join(map(repr, registered_names()))} nor the path of a Hugging Face model folder"
-
-    def invalid(self) -> object:
-        return "no-such-model"
 
 
 class FamilySpecs(Constraint):

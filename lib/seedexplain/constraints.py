@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ LINEAR_SOLVERS = ("lbfgs", "sgd")
 """How a linear model is trained: to convergence (L-BFGS) or for a budget of SGD epochs."""
 SPLITS = ("test_short", "test_long")
 """The test splits every model explains."""
+DELETIONS = ("remove", "mask")
+"""How a word is taken out of a text: its tokens are removed (the text closes up), or each becomes [MASK]."""
 
 
 # --- constraint kinds -------------------------------------------------------------------------------------------
@@ -108,7 +111,7 @@ class Real(Constraint):
     closed: str = "both"
 
     def accepts(self, value: Any) -> bool:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != value:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             return False
         left = self.closed in ("both", "left")
         right = self.closed in ("both", "right")
@@ -117,14 +120,30 @@ class Real(Constraint):
         return bool(above and below)
 
     def describe(self) -> str:
-        left = "[" if self.closed in ("both", "left") else "("
-        right = "]" if self.closed in ("both", "right") else ")"
+        left = "[" if self.closed in ("both", "left") and self.low is not None else "("
+        right = "]" if self.closed in ("both", "right") and self.high is not None else ")"
         low = "-inf" if self.low is None else f"{self.low:g}"
         high = "inf" if self.high is None else f"{self.high:g}"
         return f"must be a number in {left}{low}, {high}{right}"
 
     def invalid(self) -> Any:
         return self.low - 1.0 if self.low is not None else self.high + 1.0
+
+
+@dataclass(frozen=True)
+class OrNone(Constraint):
+    """None (the parameter's "not set"), or a value that ``inner`` allows."""
+
+    inner: Constraint
+
+    def accepts(self, value: Any) -> bool:
+        return value is None or self.inner.accepts(value)
+
+    def describe(self) -> str:
+        return f"{self.inner.describe()} (or None)"
+
+    def invalid(self) -> Any:
+        return self.inner.invalid()
 
 
 POSITIVE_INT = Integer(1)
@@ -134,6 +153,7 @@ SEEDS = Integer(2)
 PROBABILITY = Real(0.0, 1.0, closed="neither")
 """A level or a fraction strictly between 0 and 1."""
 POSITIVE = Real(0.0, None, closed="neither")
+NON_NEGATIVE = Real(0.0, None)
 
 
 # --- checking ---------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from seedexplain.config import Config
+from seedexplain.constraints import SPLITS, OneOf, check
 from seedexplain.words import segment
 
 log = logging.getLogger(__name__)
@@ -71,9 +72,7 @@ class Dataset:
 
     def split(self, name: str) -> Split:
         """Return the split called ``name`` ('train', 'test_short' or 'test_long')."""
-        if name not in ("train", "test_short", "test_long"):
-            raise ValueError(f"split={name!r} is not one of 'train', 'test_short', 'test_long'")
-        return getattr(self, name)
+        return getattr(self, check("split", name, OneOf(("train", *SPLITS))))
 
 
 def n_words(text: str) -> int:

@@ -30,14 +30,9 @@ from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from seedexplain.attribution import METHODS, SIGNED_METHODS, Explanation, word_attributions
-from seedexplain.attribution.encoding import (
-    DELETIONS,
-    EncodedText,
-    check_choice,
-    delete_words,
-    encode,
-    sequences_logit_difference,
-)
+from seedexplain.attribution.encoding import EncodedText, delete_words, encode
+from seedexplain.constraints import DELETIONS, OneOf, validated
+from seedexplain.forward import sequences_logit_difference
 
 PERCENTS = (1, 5, 10, 20, 50)
 """Default grid of k, the percentage of words deleted or kept (ERASER's bins)."""
@@ -88,6 +83,7 @@ def _check_alignment(encoded: list[EncodedText], explanations: Sequence[Explanat
                              f"{text.n_tokens} here: use the max_length of the explanations")
 
 
+@validated(deletion=OneOf(DELETIONS))
 def aopc(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str],
          explanations: Sequence[Explanation], *, percents: Sequence[float] = PERCENTS,
          deletion: str = "remove", max_length: int = 128, batch_size: int = 16) -> AOPC:
@@ -97,7 +93,6 @@ def aopc(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequ
     with, so that the model sees the same tokens.
     """
     percents = _check_percents(percents)
-    check_choice("deletion", deletion, DELETIONS)
     encoded = encode(tokenizer, texts, max_length)
     _check_alignment(encoded, explanations)
     pad_id = tokenizer.pad_token_id

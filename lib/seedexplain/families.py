@@ -67,9 +67,9 @@ class TrainedTransformer:
 
     def logit_diff(self, texts: Sequence[str]) -> np.ndarray:
         """Return ``logit[1] − logit[0]`` of each text, shape (n_texts,)."""
-        from seedexplain.train import transformer_logit_diff
+        from seedexplain.forward import texts_logit_difference
 
-        return transformer_logit_diff(self.network, self.tokenizer, texts, max_length=self.max_length)
+        return texts_logit_difference(self.network, self.tokenizer, texts, max_length=self.max_length)
 
     def word_scores(self, texts: Sequence[str], method: str) -> list[np.ndarray]:
         """Return the word attributions of ``method`` (see :func:`seedexplain.attribution.word_attributions`)."""

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from seedexplain.constraints import Constraint, message
+
 ARCHITECTURES = ("encoder", "decoder")
 
 
@@ -87,6 +89,22 @@ ALIASES = {"minilm": "minilm-l6"}
 """Older names kept working."""
 
 
+class TransformerName(Constraint):
+    """A registered transformer name or a Hugging Face model folder (checked by :func:`resolve`)."""
+
+    def accepts(self, value: object) -> bool:
+        """Accept registered names and existing folders (:func:`resolve` then says what a folder lacks)."""
+        if not isinstance(value, str):
+            return False
+        return value in registered_names() or Path(value).expanduser().is_dir()
+
+    def describe(self) -> str:
+        return f"is not one of {', '.join(map(repr, registered_names()))} nor the path of a Hugging Face model folder"
+
+    def invalid(self) -> object:
+        return "no-such-model"
+
+
 def registered_names() -> tuple[str, ...]:
     """Return every accepted transformer name, aliases included."""
     return (*TRANSFORMERS, *ALIASES)
@@ -110,5 +128,4 @@ def resolve(name: str) -> TransformerEntry | Path:
             raise ValueError(f"transformer={name!r} is a folder without {' and '.join(missing)}: it must be a "
                              "Hugging Face model folder (save_pretrained of a model and its tokenizer)")
         return path.resolve()
-    raise ValueError(f"transformer={name!r} is not one of {', '.join(map(repr, registered_names()))} nor the path "
-                     "of a Hugging Face model folder")
+    raise ValueError(message("transformer", name, TransformerName()))

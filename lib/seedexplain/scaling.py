@@ -19,6 +19,7 @@ import pandas as pd
 from seedexplain import pipeline
 from seedexplain.artifacts import cached_value, machine
 from seedexplain.config import Config, make_config
+from seedexplain.constraints import OneOf, check
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,7 @@ SCALING_RUNS = {
 
 def scaling_config(profile: str, **overrides: object) -> Config:
     """Return the configuration timed by the scaling measurement of ``profile`` (``SCALING_RUNS``), with overrides."""
-    if profile not in SCALING_RUNS:
-        raise ValueError(f"profile={profile!r} is not one of {', '.join(map(repr, SCALING_RUNS))}")
+    check("profile", profile, OneOf(tuple(SCALING_RUNS)))
     return make_config("quick", **{**SCALING_RUNS[profile], **overrides})
 
 

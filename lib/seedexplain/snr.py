@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from seedexplain.constraints import SCALES, OneOf, validated
+from seedexplain.constraints import POSITIVE_INT, SCALES, OneOf, validated
 
 STAT_COLUMNS = ("signal", "signal_naive", "noise", "snr", "snr_naive")
 _CHUNK_ELEMENTS = 4_000_000  # bound on (n_words_total x n_resamples) work arrays
@@ -60,11 +60,6 @@ class CorpusSNR:
     n_types: int
     n_seeds: int
     types: pd.DataFrame
-
-
-def _check_scale(scale: str) -> None:
-    if scale not in SCALES:
-        raise ValueError(f"scale={scale!r} is not one of {', '.join(map(repr, SCALES))}")
 
 
 def check_text(a: np.ndarray, name: str = "a") -> np.ndarray:
@@ -121,7 +116,6 @@ def scale_columns(a: np.ndarray, scale: str = "raw") -> np.ndarray:
     (``(a_s - mean_w a_ws) / sd_w a_ws``, population sd). A column with zero norm (zero spread for "zscore") is
     mapped to zeros.
     """
-    _check_scale(scale)
     a = check_text(a, "a")
     return _scale_stacked(a, np.array([a.shape[0]]), scale)
 
@@ -132,7 +126,6 @@ def stack_texts(arrays: Sequence[np.ndarray], *, scale: str = "raw") -> tuple[np
 
     Each array is validated like :func:`text_snr`'s ``a`` and normalised per (text, seed) column by ``scale``.
     """
-    _check_scale(scale)
     if len(arrays) == 0:
         raise ValueError("arrays is empty; give at least one (n_words, n_seeds) array")
     arrays = [np.asarray(a, dtype=float) for a in arrays]
@@ -231,7 +224,6 @@ def text_snr(a: np.ndarray, *, scale: str = "raw") -> TextSNR:
     ``signal``, ``signal_naive``, ``snr`` and ``snr_naive`` NaN (no variance over one word; ``noise`` is defined);
     zero noise gives ``snr = inf`` when the signal is positive and NaN when it is zero too.
     """
-    _check_scale(scale)
     a = check_text(a, "a")
     lengths = np.array([a.shape[0]])
     stats = stacked_snr(_scale_stacked(a, lengths, scale), lengths)
@@ -252,6 +244,7 @@ def texts_snr(arrays: Sequence[np.ndarray], *, scale: str = "raw") -> pd.DataFra
     return frame
 
 
+@validated(min_count=POSITIVE_INT)
 def corpus_snr(
     arrays: Sequence[np.ndarray], words: Sequence[Sequence[str]], *, scale: str = "raw", min_count: int = 2
 ) -> CorpusSNR:
@@ -264,8 +257,6 @@ def corpus_snr(
 
     ``words[t]`` lists the ``n_words_t`` words of ``arrays[t]``. Fewer than 2 kept types give a NaN signal.
     """
-    if not isinstance(min_count, (int, np.integer)) or min_count < 1:
-        raise ValueError(f"min_count={min_count!r} must be an integer >= 1")
     x, lengths = stack_texts(arrays, scale=scale)
     if len(words) != len(lengths):
         raise ValueError(f"words has {len(words)} texts but arrays has {len(lengths)}")
@@ -291,6 +282,7 @@ def corpus_snr(
     )
 
 
+@validated(n_resamples=POSITIVE_INT)
 def snr_vs_n_seeds(
     arrays: Sequence[np.ndarray],
     *,
@@ -309,8 +301,6 @@ def snr_vs_n_seeds(
     rng = np.random.default_rng(rng)
     x, lengths = stack_texts(arrays, scale=scale)
     n_seeds = x.shape[1]
-    if not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
-        raise ValueError(f"n_resamples={n_resamples!r} must be an integer >= 1")
     rows = []
     for s in n_seeds_grid:
         if not 2 <= s <= n_seeds:

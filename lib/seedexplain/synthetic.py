@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from seedexplain.constraints import NON_NEGATIVE, POSITIVE_INT, OneOf, Real, validated
 from seedexplain.snr import SCALES, stacked_snr, texts_snr
 from seedexplain.stats import OVER, bootstrap_ci
 
@@ -41,8 +42,6 @@ class PlantedCorpus:
 
 
 def _draw_lengths(n_texts: int, n_words: int | range, rng: np.random.Generator) -> np.ndarray:
-    if not isinstance(n_texts, (int, np.integer)) or n_texts < 1:
-        raise ValueError(f"n_texts={n_texts!r} must be an integer >= 1")
     if isinstance(n_words, range):
         if len(n_words) == 0 or min(n_words) < 1:
             raise ValueError(f"n_words={n_words!r} must be a non-empty range of positive lengths")
@@ -58,12 +57,8 @@ def _noise(shape: tuple[int, int], tails: str, rng: np.random.Generator) -> np.n
     return rng.standard_normal(shape)
 
 
-def _check_params(n_seeds: int, **values: float) -> None:
-    if not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
-        raise ValueError(f"n_seeds={n_seeds!r} must be an integer >= 1")
-    for name, value in values.items():
-        if not (np.isfinite(value) and value >= 0):
-            raise ValueError(f"{name}={value!r} must be a finite number >= 0")
+_SIZES = dict(n_texts=POSITIVE_INT, n_seeds=POSITIVE_INT, signal_var=NON_NEGATIVE, noise_var=NON_NEGATIVE)
+"""Constraints of the parameters every generator shares."""
 
 
 def _truth(mu: np.ndarray, lengths: np.ndarray, noise: np.ndarray) -> pd.DataFrame:
@@ -75,6 +70,8 @@ def _truth(mu: np.ndarray, lengths: np.ndarray, noise: np.ndarray) -> pd.DataFra
     return truth
 
 
+@validated(**_SIZES, scale_jitter=NON_NEGATIVE, noise_spread=NON_NEGATIVE, tails=OneOf(TAILS),
+           n_types=POSITIVE_INT)
 def planted_explanations(
     n_texts: int,
     n_words: int | range,
@@ -96,19 +93,12 @@ def planted_explanations(
     ``mu`` is a property of the type (same value at every occurrence), so definition C has a known truth too.
     See the module docstring for the model.
     """
-    _check_params(
-        n_seeds, signal_var=signal_var, noise_var=noise_var, scale_jitter=scale_jitter, noise_spread=noise_spread
-    )
-    if tails not in TAILS:
-        raise ValueError(f"tails={tails!r} is not one of {', '.join(map(repr, TAILS))}")
     rng = np.random.default_rng(rng)
     lengths = _draw_lengths(n_texts, n_words, rng)
     total = int(lengths.sum())
     noise = noise_var * np.exp(noise_spread * rng.standard_normal(n_texts) - noise_spread**2 / 2)
     type_effects, word_lists = None, None
     if words:
-        if not isinstance(n_types, (int, np.integer)) or n_types < 1:
-            raise ValueError(f"n_types={n_types!r} must be an integer >= 1")
         type_effects = pd.Series(rng.normal(0.0, np.sqrt(signal_var), n_types), index=[f"w{k}" for k in range(n_types)])
         frequency = 1.0 / np.arange(1, n_types + 1)
         ids = rng.choice(n_types, total, p=frequency / frequency.sum())
@@ -126,6 +116,7 @@ def planted_explanations(
     return PlantedCorpus(arrays, _truth(mu, lengths, noise), word_lists, type_effects)
 
 
+@validated(**_SIZES, noise_ratio=NON_NEGATIVE)
 def paired_models(
     n_texts: int,
     n_words: int | range,
@@ -142,7 +133,6 @@ def paired_models(
     A and ``noise_ratio * noise_var`` for B. ``noise_ratio = 1`` is the null: A and B have the same per-text SNR
     distribution and every difference is symmetric around zero.
     """
-    _check_params(n_seeds, signal_var=signal_var, noise_var=noise_var, noise_ratio=noise_ratio)
     rng = np.random.default_rng(rng)
     lengths = _draw_lengths(n_texts, n_words, rng)
     mu = rng.normal(0.0, np.sqrt(signal_var), int(lengths.sum()))[:, None]
@@ -277,6 +267,8 @@ def scale_jitter_table(
     return pd.DataFrame(rows, columns=["jitter", "scale", "median_snr", "median_true_snr"])
 
 
+@validated(**_SIZES, noise_ratio=NON_NEGATIVE, seed_scale=NON_NEGATIVE, type_share=Real(0.0, 1.0),
+           n_types=POSITIVE_INT, tails=OneOf(TAILS))
 def shared_effect_families(
     n_texts: int,
     n_words: int | range,
@@ -306,12 +298,6 @@ def shared_effect_families(
     first divided by ``noise_ratio``, so the true log ratio of median SNRs (first over second) is exactly
     ``log(noise_ratio)``; ``noise_ratio = 1`` is the null (two families from one generator).
     """
-    _check_params(n_seeds, signal_var=signal_var, noise_var=noise_var, noise_ratio=noise_ratio,
-                  seed_scale=seed_scale, type_share=type_share)
-    if not 0 <= type_share <= 1:
-        raise ValueError(f"type_share={type_share!r} must be a number in [0, 1]")
-    if tails not in TAILS:
-        raise ValueError(f"tails={tails!r} is not one of {', '.join(map(repr, TAILS))}")
     rng = np.random.default_rng(rng)
     lengths = _draw_lengths(n_texts, n_words, rng)
     total = int(lengths.sum())

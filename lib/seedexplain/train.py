@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
+from seedexplain.constraints import DEVICES, OneOf, check
 from seedexplain.progress import progress
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,7 @@ def resolve_device(device: str | None) -> torch.device:
     """Return the torch device for ``device`` ('auto' picks CUDA when present, else the CPU)."""
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device={device!r} is not one of 'auto', 'cpu', 'cuda'")
+    check("device", device, OneOf(DEVICES))
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' was requested but no CUDA device is available; use 'auto' or 'cpu'")
     return torch.device(device)
@@ -91,22 +91,6 @@ def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts:
     bar.close()
     model.eval()
     return losses
-
-
-@torch.no_grad()
-def transformer_logit_diff(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], *,
-                           max_length: int, batch_size: int = 64) -> np.ndarray:
-    """Return logit[1] − logit[0] of each text, shape (n_texts,), batched by length."""
-    device = next(model.parameters()).device
-    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
-    order = np.argsort([len(ids) for ids in encoded], kind="stable")
-    out = np.empty(len(texts))
-    for start in range(0, len(order), batch_size):
-        batch = order[start:start + batch_size]
-        inputs = tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt").to(device)
-        logits = model(**inputs).logits.double()
-        out[batch] = (logits[:, 1] - logits[:, 0]).cpu().numpy()
-    return out
 
 
 def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:

@@ -18,11 +18,12 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from seedexplain import words
 from seedexplain.attribution.attention import attention_last, attention_rollout
-from seedexplain.attribution.encoding import check_choice, encode, length_batches, make_batch, model_device
+from seedexplain.attribution.encoding import encode, make_batch
 from seedexplain.attribution.gradient import Explainer, grad_x_input, integrated_gradients, saliency
 from seedexplain.attribution.lrp import lrp
 from seedexplain.attribution.perturbation import kernel_shap, occlusion
-from seedexplain.constraints import METHODS
+from seedexplain.constraints import AGGREGATIONS, METHODS, POSITIVE_INT, Integer, OneOf, validated
+from seedexplain.forward import length_batches, model_device
 from seedexplain.progress import progress
 
 __all__ = ["METHODS", "SIGNED_METHODS", "Explanation", "word_attributions"]
@@ -65,8 +66,7 @@ class Explanation:
 
 
 def _prepare(model: PreTrainedModel, method: str, options: dict) -> Explainer:
-    """Return the prepared explainer of ``method``, after checking the method name and its options."""
-    check_choice("method", method, METHODS)
+    """Return the prepared explainer of ``method`` (a name of :data:`METHODS`), after checking its options."""
     factory = _FACTORIES[method]
     allowed = [name for name, p in inspect.signature(factory).parameters.items() if p.kind == p.KEYWORD_ONLY]
     unknown = sorted(set(options) - set(allowed))
@@ -76,6 +76,7 @@ def _prepare(model: PreTrainedModel, method: str, options: dict) -> Explainer:
     return factory(model, **options)
 
 
+@validated(method=OneOf(METHODS), aggregate=OneOf(AGGREGATIONS), max_length=Integer(3), batch_size=POSITIVE_INT)
 def word_attributions(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], *,
                       method: str = "grad_x_input", max_length: int = 128, batch_size: int = 16,
                       aggregate: str = "sum", device: str | torch.device | None = None,
@@ -86,17 +87,14 @@ def word_attributions(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     ``internal_batch_size`` for integrated gradients; ``deletion`` for occlusion; ``n_samples``, ``deletion``,
     ``seed`` for Kernel SHAP). Texts are tokenised (truncated to ``max_length`` tokens), sorted by length and
     run in batches of up to ``batch_size`` texts of similar length, padded to the longest (see
-    :func:`~seedexplain.attribution.encoding.length_batches`); integrated gradients runs the path points of a
+    :func:`~seedexplain.forward.length_batches`); integrated gradients runs the path points of a
     batch's texts in passes of ``internal_batch_size`` rows, the perturbation methods their perturbed copies
     ``batch_size`` at a time. Token scores are aggregated to words with ``aggregate`` (``"sum"``, ``"mean"``,
     ``"max_abs"``, ``"first"``; ignored by occlusion and Kernel SHAP, which score words directly). The model
     runs in eval mode on ``device`` (default: where it already is) and is put back in its previous mode and
     device afterwards. Results are deterministic.
     """
-    check_choice("aggregate", aggregate, words.AGGREGATIONS)
     explain = _prepare(model, method, options)
-    if max_length < 3 or batch_size < 1:
-        raise ValueError(f"max_length={max_length} must be ≥ 3 and batch_size={batch_size} ≥ 1")
     encoded = encode(tokenizer, texts, max_length)
     home, was_training = model_device(model), model.training
     target = torch.device(device) if device is not None else home

@@ -15,7 +15,9 @@ import torch
 from captum.attr import LayerGradientXActivation, LayerIntegratedGradients
 from transformers import PreTrainedModel
 
-from seedexplain.attribution.encoding import Batch, check_choice, logit_difference
+from seedexplain.attribution.encoding import Batch
+from seedexplain.constraints import POSITIVE_INT, OneOf, validated
+from seedexplain.forward import logit_difference
 
 Explainer = Callable[[Batch], list[tuple[np.ndarray, dict]]]
 """A prepared method: maps a batch to one ``(scores, extras)`` per text (scores per token or per word)."""
@@ -70,6 +72,7 @@ def saliency(model: PreTrainedModel) -> Explainer:
     return explain
 
 
+@validated(n_steps=POSITIVE_INT, baseline=OneOf(IG_BASELINES))
 def integrated_gradients(model: PreTrainedModel, *, n_steps: int = 50, baseline: str = "pad",
                          internal_batch_size: int | None = None) -> Explainer:
     """Return the explainer of layer integrated gradients on word embeddings, ``(n_tokens,)`` per text.
@@ -80,9 +83,6 @@ def integrated_gradients(model: PreTrainedModel, *, n_steps: int = 50, baseline:
     ``internal_batch_size`` is the number of rows (texts × path points) per forward/backward pass, at least
     the number of texts in the batch; by default about :data:`IG_TOKENS_PER_CHUNK` tokens per pass.
     """
-    check_choice("baseline", baseline, IG_BASELINES)
-    if not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps={n_steps!r} must be a positive integer")
     layer = LayerIntegratedGradients(forward_function(model), model.get_input_embeddings())
 
     def explain(batch: Batch) -> list[tuple[np.ndarray, dict]]:

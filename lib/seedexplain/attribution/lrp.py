@@ -19,8 +19,8 @@ way: the biases of all ``nn.Linear`` layers and the β of all LayerNorms. Query 
 
 The forward values are untouched: each modified module returns its original output plus a term that is exactly
 zero but carries the modified gradient (``y.detach() + (z − z.detach())``), and the attention function
-reproduces the eager operations in the same order. The modifications live only inside
-:func:`conservative_lrp`.
+reproduces the eager operations in the same order (:func:`seedexplain.forward.attention_override`). The
+modifications live only inside :func:`conservative_lrp`.
 """
 
 from __future__ import annotations
@@ -31,42 +31,21 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from torch import nn
-from transformers import AttentionInterface, PreTrainedModel
+from transformers import PreTrainedModel
 from transformers.activations import ACT2CLS
-from transformers.masking_utils import AttentionMaskInterface, eager_mask
 
-from seedexplain.attribution.encoding import Batch, logit_difference
+from seedexplain.attribution.encoding import Batch
 from seedexplain.attribution.gradient import Explainer
-
-LRP_ATTENTION = "seedexplain_lrp"
-"""Name under which the constant-softmax attention is registered in transformers' AttentionInterface."""
+from seedexplain.forward import attention_override, logit_difference
 
 # Elementwise activations that get the identity rule: every class transformers' ACT2FN can build, and tanh.
 _ACTIVATIONS = tuple({entry[0] if isinstance(entry, tuple) else entry for entry in ACT2CLS.values()}
                      | {nn.Tanh})
 
 
-def constant_softmax_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                               attention_mask: torch.Tensor | None, scaling: float | None = None,
-                               dropout: float = 0.0, **kwargs: object) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return ``(output (B, L, heads, d), weights (B, heads, L, L))`` of scaled dot-product attention.
-
-    Same operations, in the same order, as transformers' eager attention (so the output is bit-identical),
-    except that the softmax weights are detached: the backward pass treats them as constants (AH rule).
-    """
-    if module.training and dropout > 0:
-        raise RuntimeError("conservative LRP is defined for a model in eval mode (no attention dropout)")
-    scaling = query.size(-1) ** -0.5 if scaling is None else scaling
-    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
-    if attention_mask is not None:
-        scores = scores + attention_mask
-    weights = nn.functional.softmax(scores, dim=-1).detach()
-    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
-
-
-AttentionInterface.register(LRP_ATTENTION, constant_softmax_attention)
-# Custom attention names get no padding mask unless a mask function is registered under the same name.
-AttentionMaskInterface.register(LRP_ATTENTION, eager_mask)
+def _constant_weights(module: nn.Module, weights: torch.Tensor) -> torch.Tensor:
+    """Return the attention weights detached: the backward pass treats them as constants (AH rule)."""
+    return weights.detach()
 
 
 def _same_value(value: torch.Tensor, linear: torch.Tensor) -> torch.Tensor:
@@ -117,9 +96,8 @@ def _replacement(module: nn.Module) -> nn.Module | None:
 def conservative_lrp(model: PreTrainedModel) -> Iterator[PreTrainedModel]:
     """Within the block, ``model``'s gradients follow the conservative LRP rules; its outputs do not change.
 
-    Swaps every ``nn.LayerNorm`` and activation module for a wrapper and selects the constant-softmax
-    attention through ``model.config._attn_implementation``; everything is restored on exit, even after an
-    error.
+    Swaps every ``nn.LayerNorm`` and activation module for a wrapper and detaches the attention weights
+    (:func:`seedexplain.forward.attention_override`); everything is restored on exit, even after an error.
     """
     swapped = []
     for parent in list(model.modules()):
@@ -128,12 +106,10 @@ def conservative_lrp(model: PreTrainedModel) -> Iterator[PreTrainedModel]:
             if replacement is not None:
                 setattr(parent, name, replacement)
                 swapped.append((parent, name, child))
-    attention = model.config._attn_implementation
-    model.config._attn_implementation = LRP_ATTENTION
     try:
-        yield model
+        with attention_override(model, _constant_weights):
+            yield model
     finally:
-        model.config._attn_implementation = attention
         for parent, name, child in swapped:
             setattr(parent, name, child)
 

@@ -14,15 +14,10 @@ import torch
 from captum.attr import KernelShap
 from transformers import PreTrainedModel
 
-from seedexplain.attribution.encoding import (
-    DELETIONS,
-    Batch,
-    EncodedText,
-    check_choice,
-    delete_words,
-    sequences_logit_difference,
-)
+from seedexplain.attribution.encoding import Batch, EncodedText, delete_words
 from seedexplain.attribution.gradient import Explainer
+from seedexplain.constraints import DELETIONS, Integer, OneOf, OrNone, validated
+from seedexplain.forward import sequences_logit_difference
 
 
 def _present_words(text: EncodedText) -> np.ndarray:
@@ -37,14 +32,13 @@ def _without(text: EncodedText, words: np.ndarray, deletion: str, mask_id: int |
     return delete_words(text, absent, deletion, mask_id)
 
 
+@validated(deletion=OneOf(DELETIONS))
 def occlusion(model: PreTrainedModel, *, deletion: str = "remove") -> Explainer:
     """Return the explainer of leave-one-word-out scores ``f(x) − f(x without word w)``, ``(n_words,)`` per
     text.
 
     Words cut by truncation are NaN. Extras: ``logit_diff`` (f of the whole text) and ``deletion``.
     """
-    check_choice("deletion", deletion, DELETIONS)
-
     def explain(batch: Batch) -> list[tuple[np.ndarray, dict]]:
         sequences, present = [], []
         for text in batch.texts:
@@ -62,6 +56,7 @@ def occlusion(model: PreTrainedModel, *, deletion: str = "remove") -> Explainer:
     return explain
 
 
+@validated(deletion=OneOf(DELETIONS), n_samples=OrNone(Integer(2)))
 def kernel_shap(model: PreTrainedModel, *, n_samples: int | None = None, deletion: str = "remove",
                 seed: int = 0) -> Explainer:
     """Return the explainer of Kernel SHAP values of words (Lundberg & Lee 2017), ``(n_words,)`` per text.
@@ -72,9 +67,6 @@ def kernel_shap(model: PreTrainedModel, *, n_samples: int | None = None, deletio
     text's scores do not depend on the batching. Extras: ``n_samples``, ``seed`` (the per-text seed) and
     ``deletion``.
     """
-    check_choice("deletion", deletion, DELETIONS)
-    if n_samples is not None and (not isinstance(n_samples, int) or n_samples < 2):
-        raise ValueError(f"n_samples={n_samples!r} must be an integer ≥ 2 or None")
 
     def explain_text(text: EncodedText, text_seed: int, batch: Batch) -> tuple[np.ndarray, dict]:
         words = _present_words(text)
