@@ -49,13 +49,16 @@ def snr_boxplots(table: pd.DataFrame, *, columns: tuple[str, ...] = ("signal", "
     return fig
 
 
-def word_heatmap(words: tuple[str, ...], attributions: Mapping[str, np.ndarray]) -> Figure:
+def word_heatmap(words: tuple[str, ...], attributions: Mapping[str, np.ndarray],
+                 labels: Mapping[str, str] | None = None) -> Figure:
     """Return, for one text, each family's attributions per seed (heatmap) and their mean ± sd over seeds (bars).
 
-    ``attributions`` maps a family to its array of shape (n_words, n_seeds). Each family has its own colour scale
-    (their units differ); the bars show mean ± one standard deviation across seeds.
+    ``attributions`` maps a family to its array of shape (n_words, n_seeds), in the order to show them; ``labels``
+    names the families in the titles (default :data:`FAMILY_LABELS`, else the family's name). Each family has its
+    own colour scale (their units differ); the bars show mean ± one standard deviation across seeds.
     """
-    families = [f for f in FAMILY_LABELS if f in attributions]
+    labels = {**FAMILY_LABELS, **(labels or {})}
+    families = list(attributions)
     n_words = len(words)
     fig, axes = plt.subplots(2, len(families), figsize=(max(6.0, 0.32 * n_words) * len(families) / 1.4, 5.2),
                              gridspec_kw={"height_ratios": [1.2, 1]}, squeeze=False)
@@ -64,13 +67,13 @@ def word_heatmap(words: tuple[str, ...], attributions: Mapping[str, np.ndarray])
         a = np.asarray(attributions[family], dtype=float)
         limit = np.nanmax(np.abs(a)) or 1.0
         image = axes[0, j].imshow(a.T, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit)
-        axes[0, j].set_title(FAMILY_LABELS[family], fontsize=10)
+        axes[0, j].set_title(labels.get(family, family), fontsize=10)
         axes[0, j].set_ylabel("seed")
         axes[0, j].set_yticks(range(a.shape[1]), [str(i + 1) for i in range(a.shape[1])], fontsize=7)
         axes[0, j].set_xticks([])
         fig.colorbar(image, ax=axes[0, j], fraction=0.03)
         mean, sd = a.mean(axis=1), a.std(axis=1, ddof=1)
-        axes[1, j].bar(x, mean, yerr=sd, color=COLOURS[family], alpha=0.7, capsize=2)
+        axes[1, j].bar(x, mean, yerr=sd, color=COLOURS.get(family, "grey"), alpha=0.7, capsize=2)
         axes[1, j].axhline(0, color="black", lw=0.5)
         axes[1, j].set_xticks(x, words, rotation=90, fontsize=8)
         axes[1, j].set_xlim(-0.5, n_words - 0.5)
