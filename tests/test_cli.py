@@ -12,6 +12,7 @@ import pytest
 
 from seedexplain.config import Config
 from seedexplain.models import load_transformer
+from tests.test_data import _write_csv
 
 COMMAND = str(Path(sys.executable).parent / "seedexplain")
 
@@ -46,23 +47,12 @@ def test_report_of_a_folder_that_is_not_a_report(tmp_path):
     assert result.returncode == 2 and "holds no run.json" in result.stderr
 
 
-def _reviews(path: Path) -> Path:
-    rows = ["text,label,group"]
-    for g in range(20):
-        for i in range(6):
-            label = (g + i) % 2
-            words = "what a wonderful, charming film" if label else "the man travels to the city"
-            rows.append(f'"{words} number {i}, part {g}",{label},movie-{g}')
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return path
-
-
 def test_a_csv_and_a_model_folder_measured_in_two_commands(tmp_path):
     model, tokenizer = load_transformer("tiny-bert", seed=0)
     folder = tmp_path / "my-model"
     model.base_model.save_pretrained(folder)  # an encoder without a classification head, as users publish them
     tokenizer.save_pretrained(folder)
-    csv = _reviews(tmp_path / "my.csv")
+    csv = _write_csv(tmp_path / "my.csv")
     run = seedexplain("run", "--dataset", "my.csv", "--transformer", "my-model", "--n-seeds", "3",
                       "--method", "lrp", "--profile", "quick", "--n-train", "40", "--n-test-short", "8",
                       "--n-test-long", "4", "--long-k", "2", "--artifacts", "cache", "--out", "report",
