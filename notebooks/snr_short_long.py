@@ -160,12 +160,25 @@ budget = pd.concat([cached_call(artifacts, "linear_budget", checks.linear_budget
                     for name, variant in variants.items()], ignore_index=True)
 prose.glue_frame(budget.assign(budget=budget.epochs.fillna(0).astype(int).astype(str).replace("0", "converged")),
                  ["randomness", "budget"], "budget")
-transformer_snr = {name: float(frame.query("definition == 'A' and family == 'transformer' and split == 'test_short'")
-                               .median_snr.iloc[0]) for name, frame in summaries.items()}
-fig = plots.training_budget(budget, transformer_snr)
+budget.round(4)
+
+# %% [markdown]
+# The transformer against its number of fine-tuning epochs (the headline randomness, the profile's first seeds).
+
+# %%
+n_budget_seeds = checks.profile_size(config, "n_budget_seeds")
+transformer_budget = cached_call(
+    artifacts, "transformer_budget", checks.transformer_budget, config=config, n_seeds=n_budget_seeds,
+    epochs_grid=list(range(1, checks.profile_size(config, "max_budget_epochs") + 1)), n_resamples=n_resamples,
+).assign(randomness=randomness)
+prose.glue_frame(transformer_budget, ["epochs"], "tbudget")
+glue("n_budget_seeds", n_budget_seeds, display=False)
+glue("transformer_budget_sentence", prose.transformer_budget_sentence(transformer_budget), display=False)
+print(prose.transformer_budget_sentence(transformer_budget))
+fig = plots.training_budget(budget, transformer_budget)
 plots.save_figure(fig, "training_budget", figures)
 plt.show()
-budget.round(4)
+transformer_budget.round(4)
 
 # %% [markdown]
 # ## Descriptive paired tests over texts (for these trained models only)

@@ -1,5 +1,7 @@
 """The cached pipeline on the tiny configuration: shapes, reuse of artifacts, exactness, parameter sensitivity."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -151,3 +153,18 @@ def test_no_artifact_needs_pickle(results, tiny_config):
     for path in files:
         if path.suffix in (".npy", ".npz"):
             np.load(path, allow_pickle=False)
+
+
+def test_transformer_budget_reuses_the_runs_models_at_their_epochs(tiny_config):
+    from seedexplain.checks import transformer_budget
+    from seedexplain.snr import texts_snr
+
+    config = dataclasses.replace(tiny_config, n_seeds=3)  # the hierarchical interval needs 3 seeds
+    table = transformer_budget(config, epochs_grid=[1, config.epochs], n_seeds=3, n_resamples=50)
+    assert list(table.epochs) == [1, config.epochs]
+    run = pipeline.run(config)  # both families, the same transformers at config.epochs: nothing is trained again
+    same = table.set_index("epochs").loc[config.epochs]
+    assert same.median_snr == texts_snr(run.arrays("transformer", "test_short")).snr.median()
+    assert same.accuracy == run.accuracy.query("family == 'transformer' and split == 'test_short'").accuracy.mean()
+    assert (table.ci_low <= table.median_snr).all() and (table.median_snr <= table.ci_high).all()
+    assert table.median_snr.nunique() == 2  # one epoch trains other models

@@ -58,3 +58,17 @@ def test_accuracy_filter_sentence_says_when_too_few_seeds_qualify():
     assert "too few to resample" in accuracy_filter_sentence(table)
     table.loc[1, ["n_seeds_linear", "estimate", "ci_low", "ci_high", "p_value"]] = [5, 0.4, -0.1, 0.9, 0.1]
     assert accuracy_filter_sentence(table).startswith("5 linear and 6 transformer models qualify; their log ratio")
+
+
+def test_transformer_budget_sentence_compares_the_first_and_last_intervals():
+    from seedexplain.prose import transformer_budget_sentence
+
+    def table(low_last: float) -> pd.DataFrame:
+        return pd.DataFrame(dict(epochs=[2, 1], accuracy=[0.9, 0.8], median_snr=[low_last + 1, 5.0],
+                                 ci_low=[low_last, 4.0], ci_high=[low_last + 2, 6.0]))
+
+    assert transformer_budget_sentence(table(7.0)).startswith("5 [4, 6] after 1 epoch (accuracy 0.800); 8 [7, 9] "
+                                                              "after 2 epochs (accuracy 0.900)")
+    assert transformer_budget_sentence(table(7.0)).endswith("lies above the one at the fewest")
+    assert transformer_budget_sentence(table(1.0)).endswith("lies below the one at the fewest")
+    assert transformer_budget_sentence(table(5.0)).endswith("overlap")

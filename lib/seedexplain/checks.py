@@ -7,6 +7,7 @@ serves stale results). Profile-dependent sizes are declared here, once.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,10 +23,11 @@ from seedexplain.models import load_transformer
 from seedexplain.probing import probe_study
 
 PROFILE_SIZES: dict[str, dict[str, int]] = {
-    "quick": {"n_probe_texts": 150, "n_method_texts": 6},
-    "full": {"n_probe_texts": 1000, "n_method_texts": 40},
+    "quick": {"n_probe_texts": 150, "n_method_texts": 6, "n_budget_seeds": 3, "max_budget_epochs": 2},
+    "full": {"n_probe_texts": 1000, "n_method_texts": 40, "n_budget_seeds": 5, "max_budget_epochs": 3},
 }
-"""Texts used by the probes and by the method comparison, per profile."""
+"""Texts used by the probes and by the method comparison, and the seeds and largest number of epochs of the
+transformer's budget curve, per profile."""
 
 
 def profile_size(config: Config, name: str, value: int | None = None) -> int:
@@ -105,4 +107,28 @@ def linear_budget(config: Config, *, epochs_grid: Sequence[int], n_resamples: in
                          accuracy=float(np.mean([np.mean(m.predict(test.texts) == test.labels) for m in models])),
                          median_snr=float(texts_snr(arrays).snr.median()), ci_low=ci.low, ci_high=ci.high,
                          gradient_norm=max(m.diagnostics["gradient_norm"] for m in models)))
+    return pd.DataFrame(rows)
+
+
+def transformer_budget(config: Config, *, epochs_grid: Sequence[int], n_seeds: int,
+                       n_resamples: int) -> pd.DataFrame:
+    """Return the fine-tuned transformer's accuracy and explanation SNR against its number of epochs.
+
+    For every number of epochs in ``epochs_grid``, the first ``n_seeds`` seeds of ``config`` fine-tune its
+    transformer (alone: ``families=("transformer",)``, same training sets, learning-rate schedule over all the
+    epochs) and explain the test texts with ``config.method``; rows give the epochs, the mean short-text accuracy
+    over seeds, and the median per-text SNR (definition A) on the short test texts with its hierarchical bootstrap
+    95% interval (as :func:`linear_budget`). The one-epoch row re-uses the headline run's models of those seeds.
+    """
+    from seedexplain.snr import texts_snr
+    from seedexplain.stats import bootstrap_ci
+
+    rows = []
+    for epochs in epochs_grid:
+        run = pipeline.run(dataclasses.replace(config, epochs=epochs, n_seeds=n_seeds, families=("transformer",)))
+        arrays = run.arrays("transformer", "test_short")
+        ci = bootstrap_ci(arrays, over="both", n_resamples=n_resamples, rng=0)
+        short = run.accuracy.query("split == 'test_short'")
+        rows.append(dict(epochs=epochs, accuracy=float(short.accuracy.mean()),
+                         median_snr=float(texts_snr(arrays).snr.median()), ci_low=ci.low, ci_high=ci.high))
     return pd.DataFrame(rows)

@@ -221,11 +221,13 @@ def run_comparison(table: pd.DataFrame) -> Figure:
     return fig
 
 
-def training_budget(table: pd.DataFrame, transformer_snr: Mapping[str, float]) -> Figure:
-    """Return median SNR and accuracy of the linear model against its SGD budget, with the converged model at the
-    right and the transformer's median SNR (per randomness setting, ``transformer_snr``) as dashed lines.
+def training_budget(table: pd.DataFrame, transformer: pd.DataFrame) -> Figure:
+    """Return median SNR and accuracy against the training budget: the linear model's SGD epochs (squares at the
+    right: trained to convergence), per randomness setting, and the transformer's fine-tuning epochs.
 
-    ``table``: :func:`seedexplain.checks.linear_budget` rows with a ``randomness`` column.
+    ``table``: :func:`seedexplain.checks.linear_budget` rows with a ``randomness`` column; ``transformer``:
+    :func:`seedexplain.checks.transformer_budget` rows (one randomness setting, named in its ``randomness``
+    column).
     """
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     for i, (randomness, group) in enumerate(table.groupby("randomness", sort=False)):
@@ -236,12 +238,15 @@ def training_budget(table: pd.DataFrame, transformer_snr: Mapping[str, float]) -
                       fmt="o-", color=colour, label=f"linear, {randomness}")
         left.errorbar([far], converged.median_snr, fmt="s", color=colour, capsize=3,
                       yerr=[converged.median_snr - converged.ci_low, converged.ci_high - converged.median_snr])
-        left.axhline(transformer_snr[randomness], color=colour, ls="--", lw=1, label=f"transformer, {randomness}")
-        right.plot(sgd.epochs, sgd.accuracy, "o-", color=colour, label=randomness)
+        right.plot(sgd.epochs, sgd.accuracy, "o-", color=colour, label=f"linear, {randomness}")
         right.plot([far], converged.accuracy, "s", color=colour)
-    left.set(xscale="log", yscale="log", xlabel="SGD epochs (square: trained to convergence)",
+    label = f"transformer, {transformer.randomness.iloc[0]}"
+    left.errorbar(transformer.epochs, transformer.median_snr, fmt="^--", color="k", capsize=3, label=label,
+                  yerr=[transformer.median_snr - transformer.ci_low, transformer.ci_high - transformer.median_snr])
+    right.plot(transformer.epochs, transformer.accuracy, "^--", color="k", label=label)
+    left.set(xscale="log", yscale="log", xlabel="epochs (square: linear model trained to convergence)",
              ylabel="median per-text SNR (short texts)")
-    right.set(xscale="log", xlabel="SGD epochs (square: converged)", ylabel="short-text accuracy")
+    right.set(xscale="log", xlabel="epochs (square: converged)", ylabel="short-text accuracy")
     left.legend(frameon=False, fontsize=7)
     right.legend(frameon=False, fontsize=7)
     fig.tight_layout()

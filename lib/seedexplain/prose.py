@@ -88,3 +88,20 @@ def accuracy_filter_sentence(table: pd.DataFrame, split: str = "test_short") -> 
     return (f"{counts} qualify; their log ratio of median SNRs is {kept.estimate:.2f} [{kept.ci_low:.2f}, "
             f"{kept.ci_high:.2f}] (p = {kept.p_value:.2g}), against {every.estimate:.2f} [{every.ci_low:.2f}, "
             f"{every.ci_high:.2f}] with every seed")
+
+
+def transformer_budget_sentence(table: pd.DataFrame) -> str:
+    """Return the transformer's median SNR and accuracy per number of fine-tuning epochs, from
+    :func:`seedexplain.checks.transformer_budget`, and whether the intervals at the fewest and the most epochs are
+    disjoint, as a sentence (a description of these intervals, not a test)."""
+    rows = table.sort_values("epochs")
+    values = "; ".join(f"{r.median_snr:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}] after {r.epochs:.0f} "
+                       f"epoch{'s' if r.epochs != 1 else ''} (accuracy {r.accuracy:.3f})" for r in rows.itertuples())
+    first, last = rows.iloc[0], rows.iloc[-1]
+    if last.ci_low > first.ci_high:
+        change = "the interval at the most epochs lies above the one at the fewest"
+    elif last.ci_high < first.ci_low:
+        change = "the interval at the most epochs lies below the one at the fewest"
+    else:
+        change = "the intervals at the fewest and the most epochs overlap"
+    return f"{values}: {change}"
