@@ -53,6 +53,14 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(scope="module")
+def tiny(one_torch_thread):
+    """Return ``(model, tokenizer)`` of the tiny BERT drawn from seed 0, run on one torch thread in the module."""
+    from seedexplain.models import load_transformer
+
+    return load_transformer("tiny-bert", seed=0)
+
+
 @pytest.fixture(scope="session")
 def tiny_config(tmp_path_factory) -> Config:
     """Return a configuration of the synthetic dataset and the tiny BERT, with artifacts in a session folder.

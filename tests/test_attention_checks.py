@@ -9,21 +9,10 @@ import torch
 from seedexplain import attention_checks
 from seedexplain.faithfulness import randomised_copy
 from seedexplain.forward import texts_logit_difference
-from seedexplain.models import load_transformer
 from seedexplain.words import segment
 
 TEXTS = ["The unbelievably funny film was great!", "A plot about a man.",
          "He runs quickly to the house, then the film."]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread(one_torch_thread):
-    """Use one torch thread in this module (see tests/conftest.py)."""
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return load_transformer("tiny-bert", seed=0)
 
 
 def test_rank_agreement_known_values():

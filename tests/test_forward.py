@@ -15,20 +15,9 @@ from seedexplain.forward import (
     sequences_logit_difference,
     texts_logit_difference,
 )
-from seedexplain.models import load_transformer
 
 TEXTS = ["The unbelievably funny film was great!", "A plot about a man.", "Fine.",
          "He runs quickly to the house, then the film."]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread(one_torch_thread):
-    """Use one torch thread in this module (see tests/conftest.py)."""
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return load_transformer("tiny-bert", seed=0)
 
 
 def _logits(model, tokenizer, texts=TEXTS):

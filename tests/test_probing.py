@@ -7,21 +7,10 @@ import pytest
 import torch
 
 from seedexplain import probing
-from seedexplain.models import load_transformer
 from seedexplain.words import segment
 
 TEXTS = ["The unbelievably funny film was great!", "A plot about a man.",
          "He runs quickly to the house, then the film."]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread(one_torch_thread):
-    """Use one torch thread in this module (see tests/conftest.py)."""
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return load_transformer("tiny-bert", seed=0)
 
 
 # --- representations -----------------------------------------------------------------------------------------

@@ -35,6 +35,21 @@ def test_pretrained_encoder_is_shared_and_head_comes_from_the_seed():
     assert not torch.equal(a.classifier.weight, b.classifier.weight)
 
 
+@pytest.mark.parametrize("saved", ["encoder", "classifier"])
+def test_a_folder_keeps_its_encoder_and_draws_its_head_from_the_seed(tmp_path, saved):
+    """A bare encoder and a checkpoint with a head of its own: either way the seed draws the head."""
+    model, tokenizer = load_transformer("tiny-bert", seed=0)
+    (model.base_model if saved == "encoder" else model).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    a, b, c = (load_transformer(str(tmp_path), seed=seed)[0] for seed in (1, 1, 2))
+    assert torch.equal(a.bert.encoder.layer[0].attention.self.query.weight,
+                       model.bert.encoder.layer[0].attention.self.query.weight)
+    assert torch.equal(a.classifier.weight, b.classifier.weight)
+    assert not torch.equal(a.classifier.weight, c.classifier.weight)
+    assert not torch.equal(a.classifier.weight, model.classifier.weight)
+    assert float(a.classifier.weight.std()) == pytest.approx(model.config.initializer_range, rel=0.5)
+
+
 def test_training_is_bit_identical_across_processes():
     code = ("import hashlib, torch, tests.test_train as t; w = t.train_tiny(3); "
             "print(hashlib.sha256(b''.join(w[k].numpy().tobytes() for k in sorted(w))).hexdigest())")

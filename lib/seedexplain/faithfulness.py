@@ -26,13 +26,13 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy.stats import rankdata
-from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from seedexplain.attribution import METHODS, SIGNED_METHODS, Explanation, word_attributions
 from seedexplain.attribution.encoding import EncodedText, delete_words, encode
 from seedexplain.constraints import DELETIONS, OneOf, validated
 from seedexplain.forward import sequences_logit_difference
+from seedexplain.models import reinitialise
 
 PERCENTS = (1, 5, 10, 20, 50)
 """Default grid of k, the percentage of words deleted or kept (ERASER's bins)."""
@@ -145,18 +145,6 @@ def loo_agreement(explanations: Sequence[Explanation], occlusions: Sequence[Expl
     ])
 
 
-def _reinitialise(module: nn.Module, std: float, generator: torch.Generator) -> None:
-    """Draw ``module``'s weights again as BERT does (normal(0, std) weights, zero biases, unit LayerNorms)."""
-    for sub in module.modules():
-        if isinstance(sub, nn.Linear):
-            nn.init.normal_(sub.weight, 0.0, std, generator=generator)
-            if sub.bias is not None:
-                nn.init.zeros_(sub.bias)
-        elif isinstance(sub, nn.LayerNorm):
-            nn.init.ones_(sub.weight)
-            nn.init.zeros_(sub.bias)
-
-
 def randomised_copy(model: PreTrainedModel, *, seed: int, n_layers: int = 0) -> PreTrainedModel:
     """Return a copy of ``model`` with its head, and its top ``n_layers`` encoder layers, re-initialised.
 
@@ -176,7 +164,7 @@ def randomised_copy(model: PreTrainedModel, *, seed: int, n_layers: int = 0) -> 
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for module in modules:
-            _reinitialise(module, model.config.initializer_range, generator)
+            reinitialise(module, model.config.initializer_range, generator)
     return copied
 
 

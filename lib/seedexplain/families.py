@@ -125,8 +125,10 @@ def model_identity(model: str) -> str:
     if isinstance(source, TransformerEntry):
         return source.name
     files = sorted(p for p in source.rglob("*") if p.is_file())
-    return "folder:" + _folder_digest(tuple((str(p.relative_to(source)), p.stat().st_mtime_ns, p.stat().st_size,
-                                             str(p)) for p in files))
+    # "head-from-seed": since a checkpoint's own classification head is drawn again from the seed (not kept), the
+    # key differs from the older one, so that no model trained with a kept head is served.
+    return "folder-head-from-seed:" + _folder_digest(tuple(
+        (str(p.relative_to(source)), p.stat().st_mtime_ns, p.stat().st_size, str(p)) for p in files))
 
 
 @lru_cache(maxsize=8)

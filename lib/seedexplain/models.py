@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import torch
+from torch import nn
 from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
@@ -48,10 +49,11 @@ def load_transformer(name: str, *, seed: int, num_labels: int = 2,
     """Return ``(model, tokenizer)``: a sequence classifier whose new weights are drawn from ``seed``.
 
     A pretrained model (a registered name or a folder) keeps its pretrained weights and draws its classification
-    head from ``seed``; ``tiny-bert`` is a randomly initialised 2-layer, 64-hidden BERT with MiniLM's vocabulary
-    (for tests), drawn entirely from ``seed``. Attention is "eager" so attention weights can be returned. The
-    model is in eval mode on the CPU. Converted models (see :mod:`seedexplain.converters`) are built once into
-    ``artifacts``.
+    head (every module outside the base model) from ``seed``, also when the folder's checkpoint has a head of its
+    own (a model already fine-tuned elsewhere): that head is drawn again, so that the seeds differ. ``tiny-bert``
+    is a randomly initialised 2-layer, 64-hidden BERT with MiniLM's vocabulary (for tests), drawn entirely from
+    ``seed``. Attention is "eager" so attention weights can be returned. The model is in eval mode on the CPU.
+    Converted models (see :mod:`seedexplain.converters`) are built once into ``artifacts``.
     """
     tokenizer = load_tokenizer(name, artifacts)
     folder = model_folder(name, artifacts)
@@ -64,13 +66,34 @@ def load_transformer(name: str, *, seed: int, num_labels: int = 2,
         verbosity = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()  # the "classifier newly initialised" report is expected
         try:
-            model = AutoModelForSequenceClassification.from_pretrained(
-                folder, num_labels=num_labels, attn_implementation="eager")
+            model, loading = AutoModelForSequenceClassification.from_pretrained(
+                folder, num_labels=num_labels, attn_implementation="eager", output_loading_info=True)
         finally:
             hf_logging.set_verbosity(verbosity)
+        head = {name: module for name, module in model.named_children() if module is not model.base_model}
+        loaded = [name for name, _ in model.named_parameters()
+                  if name.partition(".")[0] in head and name not in loading["missing_keys"]]
+        if loaded:  # the checkpoint's own head: draw it from the seed (a missing head already was, above)
+            generator = torch.Generator().manual_seed(seed)
+            with torch.no_grad():
+                for module in head.values():
+                    reinitialise(module, model.config.initializer_range, generator)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model.eval(), tokenizer
+
+
+def reinitialise(module: nn.Module, std: float, generator: torch.Generator) -> None:
+    """Draw ``module``'s weights again as BERT does (normal(0, std) weights, zero biases, unit LayerNorms), from
+    ``generator``."""
+    for sub in module.modules():
+        if isinstance(sub, nn.Linear):
+            nn.init.normal_(sub.weight, 0.0, std, generator=generator)
+            if sub.bias is not None:
+                nn.init.zeros_(sub.bias)
+        elif isinstance(sub, nn.LayerNorm):
+            nn.init.ones_(sub.weight)
+            nn.init.zeros_(sub.bias)
 
 
 def load_finetuned(folder: Path, device: torch.device) -> PreTrainedModel:
