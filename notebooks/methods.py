@@ -70,6 +70,19 @@ glue("lrp_median_bias_share", float(budget.bias_share.median()), display=False)
 budget.describe().round(4)
 
 # %% [markdown]
+# The same budget on every seed of the headline run (the profile's number of seeds): shares of `f` (each text's
+# parts signed by its prediction, summed over texts, divided by the sum of |f|), and their spread over seeds.
+
+# %%
+headline = make_config(profile, seed=seed, dataset=dataset, artifacts=artifacts)
+shares = cached_call(artifacts, "lrp_budget_by_seed", checks.lrp_budget_by_seed, config=headline, n_texts=n_texts)
+spread = shares[list(faithfulness.LRP_PARTS)].agg(["mean", "std", "min", "max"]).T
+prose.glue_frame(spread.reset_index(names="part"), ["part"], "lrp_share")
+glue("lrp_share_n_seeds", len(shares), display=False)
+glue("lrp_share_max_relative_residual", float(shares.max_relative_residual.max()), display=False)
+spread.round(4)
+
+# %% [markdown]
 # ## Agreement between methods
 
 # %%

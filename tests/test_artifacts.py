@@ -107,6 +107,22 @@ def test_call_key_changes_with_every_argument_and_default():
     assert call_key(checks.probes, config=config, n_probe_texts=10, n_repeats=1)["function"].endswith("checks.probes")
 
 
+def test_call_key_holds_the_revision_of_every_method_its_arguments_name(monkeypatch):
+    from seedexplain import artifacts
+    from seedexplain.config import make_config
+
+    def check(config, methods):
+        """A stand-in for a check of ``methods`` on ``config``."""
+
+    monkeypatch.setattr(artifacts, "METHOD_REVISIONS", {"lrp": 2, "occlusion": 3, "saliency": 1})
+    gradient = make_config("quick", method="grad_x_input")
+    assert "method_revisions" not in artifacts.call_key(check, config=gradient, methods=["saliency"])
+    key = artifacts.call_key(check, config=make_config("quick", method="lrp"), methods=["occlusion", "saliency"])
+    assert key["method_revisions"] == {"lrp": 2, "occlusion": 3}  # from the config and from the list
+    monkeypatch.setattr(artifacts, "METHOD_REVISIONS", {"lrp": 3, "occlusion": 3})
+    assert artifacts.call_key(check, config=gradient, methods=["lrp"])["method_revisions"] == {"lrp": 3}
+
+
 def test_stored_values_round_trip_without_pickle(tmp_path):
     import numpy as np
     import pandas as pd

@@ -145,11 +145,12 @@ def test_occlusion_equals_brute_force_loop(tiny):
 
 
 def test_aggregation_round_trip_on_hard_tokenisation(tiny):
-    """Summed word relevances + [CLS]/[SEP] + biases give back f: no token is lost or counted twice."""
+    """Summed word relevances + [CLS]/[SEP] + position/type embeddings + biases give back f: no token is lost or
+    counted twice."""
     (result,) = explain(tiny, [HARD], "lrp")
     extras = result.extras
-    assert result.scores.sum() + extras["relevance_special"] + extras["relevance_bias"] == pytest.approx(
-        extras["logit_diff"], rel=1e-4, abs=1e-5)
+    parts = result.scores.sum() + extras["relevance_special"] + extras["relevance_position_type"]
+    assert parts + extras["relevance_bias"] == pytest.approx(extras["logit_diff"], rel=1e-4, abs=1e-5)
     single_token = [i for i, word in enumerate(result.words) if word in ("—", ",", "!", "“", "”", "👍🏽")]
     for how in ("mean", "max_abs", "first"):
         (other,) = explain(tiny, [HARD], "lrp", aggregate=how)
@@ -194,7 +195,7 @@ def assert_conservative_lrp(model, tokenizer, texts, tolerance):
             modified = model(**inputs).logits
         parts = relevance_decomposition(model, inputs["input_ids"], inputs["attention_mask"])
     assert torch.equal(plain, modified)
-    error = (parts["tokens"].sum(1) + parts["bias"] - parts["f"]).abs()
+    error = (parts["tokens"].sum(1) + parts["position_type"].sum(1) + parts["bias"] - parts["f"]).abs()
     assert torch.equal(parts["f"], plain[:, 1] - plain[:, 0])
     assert (error <= tolerance * parts["f"].abs().clamp(min=1)).all(), error
     # Everything is restored: attention implementation and modules.
@@ -206,6 +207,20 @@ def assert_conservative_lrp(model, tokenizer, texts, tolerance):
 def test_lrp_is_conservative_on_tiny_model(tiny):
     parts = assert_conservative_lrp(*tiny, TEXTS, tolerance=1e-5)
     assert parts["bias"].abs().min() > 1e-3  # the biases are non-zero, so the check above includes them
+
+
+def test_lrp_word_part_is_gradient_x_input_when_no_rule_is_applied(tiny):
+    """Outside the LRP rules, a token's relevance is exactly gradient × input on its word embedding (computed here
+    independently, through ``inputs_embeds``): the two methods differ only in the constants of the backward pass,
+    and the position/type embeddings' part is not counted as the word's."""
+    model, tokenizer = tiny
+    inputs = tokenizer(TEXTS, padding=True, return_tensors="pt")
+    parts = relevance_decomposition(model, inputs["input_ids"], inputs["attention_mask"])
+    word = model.get_input_embeddings()(inputs["input_ids"]).detach().requires_grad_()
+    logits = model(inputs_embeds=word, attention_mask=inputs["attention_mask"]).logits
+    (gradient,) = torch.autograd.grad((logits[:, 1] - logits[:, 0]).sum(), word)
+    torch.testing.assert_close(parts["tokens"], (word * gradient).sum(-1).detach(), rtol=1e-5, atol=1e-6)
+    assert parts["position_type"].abs().max() > 1e-3  # the part left out is not zero on this model
 
 
 def test_lrp_is_conservative_on_minilm():

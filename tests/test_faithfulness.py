@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -13,6 +14,7 @@ from seedexplain.attribution import Explanation, word_attributions
 from seedexplain.faithfulness import (
     agreement_matrix,
     aopc,
+    budget_shares,
     compare_methods,
     loo_agreement,
     lrp_budget,
@@ -189,7 +191,17 @@ def test_compare_methods_table(tiny):
 def test_lrp_budget_balances(tiny):
     model, tokenizer = tiny
     budget = lrp_budget(word_attributions(model, tokenizer, RANDOMISATION_TEXTS, method="lrp"))
-    assert list(budget.columns) == ["f", "words", "special", "bias", "residual", "bias_share"]
+    assert list(budget.columns) == ["f", "words", "special", "position_type", "bias", "residual", "bias_share"]
     assert (budget.residual.abs() <= 1e-5 * budget.f.abs().clip(lower=1)).all()
+    shares = budget_shares(budget)
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-5)
+    assert shares["words"] == pytest.approx((np.sign(budget.f) * budget.words).sum() / budget.f.abs().sum())
+
+
+def test_budget_shares_sign_each_text_by_its_prediction():
+    budget = pd.DataFrame(dict(f=[2.0, -1.0], words=[1.0, -1.0], special=[0.5, 0.0], position_type=[0.5, 0.5],
+                               bias=[0.0, -0.5]))
+    # words: (1 + 1) / 3; special: 0.5 / 3; position_type: (0.5 - 0.5) / 3; bias: 0.5 / 3.
+    assert budget_shares(budget) == pytest.approx(dict(words=2 / 3, special=1 / 6, position_type=0.0, bias=1 / 6))
     with pytest.raises(ValueError, match="method='lrp'"):
         lrp_budget([explanation([0, 0, 0, 1])])

@@ -168,3 +168,12 @@ def test_transformer_budget_reuses_the_runs_models_at_their_epochs(tiny_config):
     assert same.accuracy == run.accuracy.query("family == 'transformer' and split == 'test_short'").accuracy.mean()
     assert (table.ci_low <= table.median_snr).all() and (table.median_snr <= table.ci_high).all()
     assert table.median_snr.nunique() == 2  # one epoch trains other models
+
+
+def test_explanation_keys_hold_the_method_revision(tiny_config):
+    from seedexplain.constraints import METHOD_REVISIONS
+
+    lrp = pipeline.explanation_params(tiny_config, "transformer", 0, "test_short", "lrp")
+    gradient = pipeline.explanation_params(tiny_config, "transformer", 0, "test_short", "grad_x_input")
+    assert lrp["method_revision"] == METHOD_REVISIONS["lrp"] > 1
+    assert "method_revision" not in gradient  # revision 1: keys made before revisions existed stay valid

@@ -30,6 +30,7 @@ import pandas as pd
 
 from seedexplain import __version__
 from seedexplain.config import params_key
+from seedexplain.constraints import METHOD_REVISIONS
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +141,9 @@ def revision(number: int) -> Callable[[F], F]:
 
 
 def call_key(func: Callable[..., Any], /, **kwargs: Any) -> dict[str, Any]:
-    """Return the parameters that identify ``func(**kwargs)``: its name, its :func:`revision` (when set) and
-    every argument, defaults applied."""
+    """Return the parameters that identify ``func(**kwargs)``: its name, its :func:`revision` (when set), every
+    argument, defaults applied, and the revision of every attribution method the arguments name (see
+    :data:`seedexplain.constraints.METHOD_REVISIONS`; a revised method changes the key as another method would)."""
     bound = inspect.signature(func).bind(**kwargs)
     bound.apply_defaults()
     arguments = {name: value.cache_key() if hasattr(value, "cache_key") else value
@@ -149,7 +151,21 @@ def call_key(func: Callable[..., Any], /, **kwargs: Any) -> dict[str, Any]:
     key = {"function": f"{func.__module__}.{func.__qualname__}", "arguments": arguments}
     if hasattr(func, "__revision__"):
         key["revision"] = func.__revision__
+    revised = {m: METHOD_REVISIONS[m] for m in sorted(_strings(arguments)) if METHOD_REVISIONS.get(m, 1) > 1}
+    if revised:
+        key["method_revisions"] = revised
     return key
+
+
+def _strings(value: Any) -> set[str]:
+    """Return every string in ``value`` and in the values and items of its dicts, lists and tuples."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return set().union(*(_strings(v) for v in value))
+    return set()
 
 
 _TAG = "__seedexplain__"

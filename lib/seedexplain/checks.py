@@ -18,7 +18,7 @@ from seedexplain import pipeline
 from seedexplain.artifacts import revision
 from seedexplain.attention_checks import attention_agreement, head_randomization_agreement
 from seedexplain.config import Config
-from seedexplain.faithfulness import MethodComparison, compare_methods
+from seedexplain.faithfulness import MethodComparison, budget_shares, compare_methods, lrp_budget
 from seedexplain.models import load_transformer
 from seedexplain.probing import probe_study
 
@@ -78,6 +78,23 @@ def method_comparison(config: Config, *, n_texts: int, methods: Sequence[str], n
     texts = pipeline.dataset(config).test_short.texts[:n_texts]
     return compare_methods(model, tokenizer, texts, methods=list(methods), max_length=config.max_length,
                            seed=config.seed, n_layers=n_layers)
+
+
+def lrp_budget_by_seed(config: Config, *, n_texts: int) -> pd.DataFrame:
+    """Return, per seed of ``config``, the shares of ``f`` that conservative LRP gives to words, special tokens,
+    position/type embeddings and biases (:func:`seedexplain.faithfulness.budget_shares`) on the first ``n_texts``
+    short test texts, and the largest conservation residual relative to ``|f|``."""
+    from seedexplain.attribution import word_attributions
+
+    texts = pipeline.dataset(config).test_short.texts[:n_texts]
+    rows = []
+    for seed in config.seeds:
+        trained = pipeline.load_model(config, "transformer", seed)
+        budget = lrp_budget(word_attributions(trained.network, trained.tokenizer, texts, method="lrp",
+                                              max_length=config.max_length, aggregate=config.aggregate))
+        rows.append(dict(seed=seed, **budget_shares(budget),
+                         max_relative_residual=float((budget.residual.abs() / budget.f.abs()).max())))
+    return pd.DataFrame(rows)
 
 
 def linear_budget(config: Config, *, epochs_grid: Sequence[int], n_resamples: int) -> pd.DataFrame:

@@ -26,6 +26,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 METHODS = ("grad_x_input", "saliency", "integrated_gradients", "occlusion", "kernel_shap", "lrp", "attention_last",
            "attention_rollout")
 """Attribution methods of :func:`seedexplain.attribution.word_attributions`."""
+METHOD_REVISIONS: dict[str, int] = {
+    "lrp": 2,  # 2: a token's relevance is its word-embedding part (position/type embeddings reported apart)
+}
+"""Revision of every method whose scores changed after they were first cached (absent: 1); it enters the cache
+keys of explanations (see :func:`method_key`), so that a fix is recomputed, never served stale."""
+
+
+def method_key(method: str) -> dict[str, object]:
+    """Return what identifies ``method``'s scores in a cache key: its name, and its revision when above 1 (keys
+    made before revisions existed stay valid)."""
+    revision = METHOD_REVISIONS.get(method, 1)
+    return {"method": method, **({"method_revision": revision} if revision > 1 else {})}
+
+
 AGGREGATIONS = ("sum", "mean", "max_abs", "first")
 """How token scores are aggregated to a word (:func:`seedexplain.words.aggregate`)."""
 SCALES = ("raw", "l1", "l2", "zscore")

@@ -254,12 +254,16 @@ def agreement_matrix(explanations: Mapping[str, Sequence[Explanation]]) -> pd.Da
     return matrix
 
 
+LRP_PARTS = ("words", "special", "position_type", "bias")
+"""Where conservative LRP puts ``f`` (:func:`lrp_budget`): the words' embeddings, the special tokens' ([CLS],
+[SEP]) embeddings, every token's position and type embeddings, and the biases."""
+
+
 def lrp_budget(explanations: Sequence[Explanation]) -> pd.DataFrame:
     """Return, per text explained by ``method="lrp"``, where the explained ``f`` went; one row per text.
 
-    Columns: ``f``, ``words`` (sum of the word relevances), ``special`` ([CLS], [SEP]), ``bias`` (all biases),
-    ``residual = f − words − special − bias`` (zero up to float rounding when LRP is conservative) and
-    ``bias_share = bias / f``.
+    Columns: ``f``, the parts of :data:`LRP_PARTS` (``words``: the sum of the word relevances), ``residual = f −
+    Σ parts`` (zero up to float rounding when LRP is conservative) and ``bias_share = bias / f``.
     """
     if any(e.method != "lrp" for e in explanations):
         raise ValueError("lrp_budget needs explanations made with method='lrp'")
@@ -267,7 +271,19 @@ def lrp_budget(explanations: Sequence[Explanation]) -> pd.DataFrame:
         "f": [e.extras["logit_diff"] for e in explanations],
         "words": [float(np.nansum(e.scores)) for e in explanations],
         "special": [e.extras["relevance_special"] for e in explanations],
+        "position_type": [e.extras["relevance_position_type"] for e in explanations],
         "bias": [e.extras["relevance_bias"] for e in explanations],
     })
-    residual = table.f - table.words - table.special - table.bias
+    residual = table.f - table[list(LRP_PARTS)].sum(axis=1)
     return table.assign(residual=residual, bias_share=table.bias / table.f)
+
+
+def budget_shares(budget: pd.DataFrame) -> dict[str, float]:
+    """Return the share of ``f`` that each part of :data:`LRP_PARTS` takes over the texts of one model.
+
+    ``budget``: :func:`lrp_budget` rows. Each text's parts are signed by its ``f`` (so that texts of either class
+    add up), summed over texts, and divided by ``Σ |f|``: the shares sum to 1 (conservation), a negative share works
+    against the prediction.
+    """
+    sign = np.sign(budget.f)
+    return {part: float((sign * budget[part]).sum() / budget.f.abs().sum()) for part in LRP_PARTS}

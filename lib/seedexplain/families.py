@@ -22,6 +22,7 @@ import numpy as np
 
 from seedexplain.artifacts import file_sha256
 from seedexplain.config import Config
+from seedexplain.constraints import method_key
 from seedexplain.registry import TransformerEntry, resolve
 
 
@@ -95,7 +96,7 @@ class TransformerFamily:
                 "max_length": config.max_length}
 
     def explanation_params(self, config: Config, method: str) -> dict[str, Any]:
-        return {"method": method, "aggregate": config.aggregate, "max_length": config.max_length}
+        return {**method_key(method), "aggregate": config.aggregate, "max_length": config.max_length}
 
     def train(self, config: Config, texts: Sequence[str], labels: np.ndarray, seed: int, folder: Path) -> dict:
         from seedexplain.models import load_transformer

@@ -9,13 +9,16 @@ unchanged, i.e. the backward pass sees ``act(x) = x · [act(x)/x]`` with the bra
 
 With those three constants the network is *linear* in its additive inputs, so by Euler's theorem
 
-    f(x) = Σ_t R_t + R_bias,    R_t = x0[t] · ∂f/∂x0[t],    R_bias = Σ_b b · ∂f/∂b
+    f(x) = Σ_t (W_t + P_t) + R_bias,    W_t = w[t] · ∂f/∂x0[t],    P_t = (p[t] + s[t]) · ∂f/∂x0[t],
+    R_bias = Σ_b b · ∂f/∂b
 
-exactly (up to float32 rounding), where ``x0[t]`` is token ``t``'s input vector to the embedding LayerNorm —
-the sum of its word, position and token-type embeddings — and ``b`` runs over every bias that is added on the
-way: the biases of all ``nn.Linear`` layers and the β of all LayerNorms. Query and key biases get no relevance
-(they only reach the constant attention weights). The token relevance ``R_t`` is what this module reports;
-``R_bias`` and the share of the special tokens are returned alongside so the identity can be checked.
+exactly (up to float32 rounding), where ``x0[t] = w[t] + p[t] + s[t]`` is token ``t``'s input vector to the
+embedding LayerNorm — the sum of its word, position and token-type (segment) embeddings — and ``b`` runs over
+every bias that is added on the way: the biases of all ``nn.Linear`` layers and the β of all LayerNorms. Query and
+key biases get no relevance (they only reach the constant attention weights). A token's relevance is its
+word-embedding part ``W_t`` — the same input as gradient × input, so that the two methods differ only in what the
+backward pass treats as constant; the position/type part ``P_t`` belongs to the token's place, not to its word,
+and is returned apart, with ``R_bias`` and the special tokens' share, so that the identity can be checked.
 
 The forward values are untouched: each modified module returns its original output plus a term that is exactly
 zero but carries the modified gradient (``y.detach() + (z − z.detach())``), and the attention function
@@ -127,10 +130,10 @@ def relevance_decomposition(model: PreTrainedModel, input_ids: torch.Tensor,
                             attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
     """Return the conservative-LRP decomposition of ``f`` for a batch; call inside :func:`conservative_lrp`.
 
-    Keys: ``"tokens"`` ``(B, L)`` relevance of each token's input vector x0 (word + position + type
-    embeddings), ``"position_type"`` ``(B, L)`` the part of it due to position and type embeddings,
-    ``"bias"`` ``(B,)`` the relevance of all biases, ``"f"`` ``(B,)`` the explained logit difference.
-    Conservation: ``tokens.sum(1) + bias == f`` up to float rounding.
+    Keys: ``"tokens"`` ``(B, L)`` the relevance of each token's word embedding (``W_t``), ``"position_type"``
+    ``(B, L)`` that of its position and type embeddings (``P_t``), ``"bias"`` ``(B,)`` the relevance of all
+    biases, ``"f"`` ``(B,)`` the explained logit difference. Conservation:
+    ``tokens.sum(1) + position_type.sum(1) + bias == f`` up to float rounding.
     """
     captured: list[torch.Tensor] = []
     biased: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -161,16 +164,17 @@ def relevance_decomposition(model: PreTrainedModel, input_ids: torch.Tensor,
             bias = bias + (grad * b).reshape(len(f), -1, b.numel()).sum(dim=(1, 2))
     with torch.no_grad():
         word = model.get_input_embeddings()(input_ids)
-    return {"tokens": (x0 * gradients[0]).sum(-1), "position_type": ((x0 - word) * gradients[0]).sum(-1),
+    return {"tokens": (word * gradients[0]).sum(-1), "position_type": ((x0 - word) * gradients[0]).sum(-1),
             "bias": bias, "f": f.detach()}
 
 
 def lrp(model: PreTrainedModel) -> Explainer:
-    """Return the explainer of conservative-LRP token relevances (signed), one array ``(n_tokens,)`` per text.
+    """Return the explainer of conservative-LRP token relevances (signed, the word-embedding part ``W_t``), one
+    array ``(n_tokens,)`` per text.
 
-    Extras per text: ``logit_diff`` (f), ``relevance_bias`` (R_bias), ``relevance_special`` (relevance of the
-    tokens that belong to no word: [CLS], [SEP]) and ``relevance_position_type``. Conservation:
-    Σ words + special + bias = f.
+    Extras per text: ``logit_diff`` (f), ``relevance_bias`` (R_bias), ``relevance_special`` (the word-embedding
+    part of the tokens that belong to no word: [CLS], [SEP]) and ``relevance_position_type`` (Σ_t P_t over every
+    token). Conservation: Σ words + special + position_type + bias = f.
     """
     _embedding_norm(model)
 
