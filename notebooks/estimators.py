@@ -30,6 +30,8 @@ signal_var = 1.0
 noise_var = 1.0
 noise_spread = 0.5
 n_calibration_reps = 200  # repetitions of the old and new family comparisons on the shared-effects oracle
+n_corpus_reps = 150  # corpora of the coverage check of definition C's interval
+artifacts = "../artifacts"  # where the definition C coverage table is cached
 figures = "../book/figures"  # where the book picks up this notebook's figures
 
 # %%
@@ -38,10 +40,11 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from seedexplain import plots, synthetic
+from seedexplain import plots, prose, synthetic
+from seedexplain.artifacts import cached_call
 
 if profile == "quick":  # a smoke run: the same figures from fewer repetitions
-    n_texts, n_texts_coverage, n_reps, n_resamples = 100, 50, 30, 100
+    n_texts, n_texts_coverage, n_reps, n_resamples, n_corpus_reps = 100, 50, 30, 100, 20
 n_words = range(n_words_min, n_words_max + 1)
 draw = dict(n_words=n_words, signal_var=signal_var, noise_var=noise_var, noise_spread=noise_spread)
 for name, value in [("n_seeds", n_seeds), ("n_reps", n_reps), ("n_texts_coverage", n_texts_coverage),
@@ -145,3 +148,18 @@ for setting, row in rates.iterrows():
         glue(f"cal_{setting.replace(' ', '_')}_{column}", float(value), display=False)
 glue("cal_n_reps", n_calibration_reps, display=False)
 rates.round(3)
+
+# %% [markdown]
+# ## Definition C: coverage of its interval under shared seed effects
+#
+# Corpora whose noise is shared by a word type's occurrences (half of it) with per-seed noise scales of spread
+# `seed_scale`; the log-t interval of `corpus_bootstrap_ci` against a plain percentile interval of its replicates.
+
+# %%
+corpus_coverage = cached_call(artifacts, "corpus_coverage", synthetic.corpus_coverage, n_reps=n_corpus_reps,
+                              n_texts=100, n_words=range(10, 21), n_seeds=n_seeds, seed_scales=[0.0, 0.3, 0.5],
+                              rng=seed, n_resamples=n_resamples)
+prose.glue_frame(corpus_coverage.assign(scale=(10 * corpus_coverage.seed_scale).round().astype(int)), ["scale"],
+                 "ccov")
+glue("n_corpus_reps", n_corpus_reps, display=False)
+corpus_coverage.round(3)

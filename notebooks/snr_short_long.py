@@ -129,6 +129,16 @@ for name, frame in summaries.items():
 pd.concat(summaries, names=["randomness"]).round(3)
 
 # %% [markdown]
+# ## Definition C against the word types it keeps (headline run)
+
+# %%
+sensitivity = report.corpus_sensitivity(results, n_resamples=n_resamples)
+prose.glue_frame(sensitivity, ["family", "split", "min_count"], "corpus")
+glue("corpus_sensitivity_sentence", prose.corpus_sensitivity_sentence(sensitivity), display=False)
+print(prose.corpus_sensitivity_sentence(sensitivity))
+sensitivity.round(4)
+
+# %% [markdown]
 # ## Seed-level comparison: the verdict
 #
 # Log ratio of median SNRs (linear over transformer), paired multi-bootstrap over texts and each family's seeds;

@@ -177,3 +177,23 @@ def test_explanation_keys_hold_the_method_revision(tiny_config):
     gradient = pipeline.explanation_params(tiny_config, "transformer", 0, "test_short", "grad_x_input")
     assert lrp["method_revision"] == METHOD_REVISIONS["lrp"] > 1
     assert "method_revision" not in gradient  # revision 1: keys made before revisions existed stay valid
+
+
+def test_definition_c_has_an_interval_and_a_min_count_sensitivity(tiny_config):
+    from seedexplain import report
+    from seedexplain.snr import corpus_snr
+
+    run = pipeline.run(dataclasses.replace(tiny_config, n_seeds=3))  # resampling seeds needs 3
+    c = report.snr_summary(run, n_resamples=50).query("definition == 'C'").set_index(["family", "split"])
+    for (family, split), row in c.iterrows():
+        explanations = run.explanations(family, split)
+        corpus = corpus_snr([e.attributions for e in explanations], [e.words for e in explanations],
+                            min_count=report.CORPUS_MIN_COUNT)
+        assert row.median_snr == corpus.snr
+        # The log-scale interval exists for a positive SNR only (tests/test_snr.py checks its coverage).
+        assert row.ci_low <= row.median_snr <= row.ci_high if row.median_snr > 0 else np.isnan(row.ci_low)
+    table = report.corpus_sensitivity(run, min_counts=(1, 2), n_resamples=50)
+    assert len(table) == 2 * 2 * 2
+    for _, rows in table.groupby(["family", "split"]):
+        assert rows.n_types.iloc[0] > rows.n_types.iloc[1]
+    assert (np.isfinite(table.ci_low) == (table.snr > 0)).all()

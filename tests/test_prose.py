@@ -72,3 +72,15 @@ def test_transformer_budget_sentence_compares_the_first_and_last_intervals():
     assert transformer_budget_sentence(table(7.0)).endswith("lies above the one at the fewest")
     assert transformer_budget_sentence(table(1.0)).endswith("lies below the one at the fewest")
     assert transformer_budget_sentence(table(5.0)).endswith("overlap")
+
+
+def test_corpus_sensitivity_sentence_gives_the_range_and_the_overlap():
+    from seedexplain.prose import corpus_sensitivity_sentence
+
+    table = pd.DataFrame(dict(family=["linear"] * 2 + ["transformer"] * 2, split="test_short",
+                              min_count=[2, 5, 2, 5], snr=[3.0, 4.0, 1.0, 9.0], ci_low=[2.0, 3.5, 0.5, 8.0],
+                              ci_high=[4.0, 5.0, 1.5, 10.0], n_types=[300, 80, 300, 80]))
+    assert corpus_sensitivity_sentence(table) == (
+        "linear: 3 to 4 for min_count 2 to 5 (300 to 80 types), intervals all overlapping the one at min_count 2; "
+        "transformer: 1 to 9 for min_count 2 to 5 (300 to 80 types), intervals not all overlapping the one at "
+        "min_count 2")

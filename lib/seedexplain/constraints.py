@@ -166,6 +166,8 @@ SEEDS = Integer(2)
 """A number of seeds: noise needs at least two."""
 PROBABILITY = Real(0.0, 1.0, closed="neither")
 """A level or a fraction strictly between 0 and 1."""
+SHARE = Real(0.0, 1.0)
+"""A share from 0 to 1, both included."""
 POSITIVE = Real(0.0, None, closed="neither")
 NON_NEGATIVE = Real(0.0, None)
 

@@ -105,3 +105,20 @@ def transformer_budget_sentence(table: pd.DataFrame) -> str:
     else:
         change = "the intervals at the fewest and the most epochs overlap"
     return f"{values}: {change}"
+
+
+def corpus_sensitivity_sentence(table: pd.DataFrame, split: str = "test_short") -> str:
+    """Return, per family, the range of definition C's SNR over the ``min_count`` values of
+    :func:`seedexplain.report.corpus_sensitivity` on ``split``, and whether every interval overlaps the one at
+    the smallest ``min_count``, as a sentence."""
+    parts = []
+    for family, rows in table[table.split == split].groupby("family", sort=False):
+        rows = rows.sort_values("min_count")
+        first = rows.iloc[0]
+        overlap = bool(((rows.ci_low <= first.ci_high) & (rows.ci_high >= first.ci_low)).all())
+        parts.append(f"{family}: {rows.snr.min():.3g} to {rows.snr.max():.3g} for min_count "
+                     f"{rows.min_count.min():.0f} to {rows.min_count.max():.0f} ({rows.n_types.max():.0f} to "
+                     f"{rows.n_types.min():.0f} types), intervals "
+                     f"{'all overlapping' if overlap else 'not all overlapping'} the one at min_count "
+                     f"{first.min_count:.0f}")
+    return "; ".join(parts)

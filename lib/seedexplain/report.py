@@ -22,10 +22,19 @@ from seedexplain.constraints import POSITIVE_INT, SPLITS, Integer, Real, validat
 from seedexplain.data import n_words
 from seedexplain.results import Results
 from seedexplain.snr import common_mode_variance, corpus_snr, snr_vs_n_seeds, texts_snr
-from seedexplain.stats import bootstrap_ci, holm, paired_comparison, seed_level_comparison, texts_agreement
+from seedexplain.stats import (
+    bootstrap_ci,
+    corpus_bootstrap_ci,
+    holm,
+    paired_comparison,
+    seed_level_comparison,
+    texts_agreement,
+)
 
 DEFINITIONS = {"A": "raw", "B": "zscore"}
 """Per-text definitions and the column scaling each applies."""
+CORPUS_MIN_COUNT = 2
+"""Definition C keeps the word types seen at least this many times (:func:`corpus_sensitivity` varies it)."""
 CLAIM = ("linear", "transformer")
 """The paper's claim compares these two families: the first (simple) should have the higher SNR."""
 
@@ -35,8 +44,9 @@ def snr_summary(results: Results, *, n_resamples: int = 1000, rng: int = 0) -> p
 
     Rows also hold the median signal and noise, the median share of the raw noise that is common mode (a per
     (text, seed) offset shared by the text's words, :func:`seedexplain.snr.common_mode_variance`; definition B
-    removes it), and for definition C the corpus-level SNR (no CI: one value per
-    corpus). The CI resamples texts, then seeds ("both" in :func:`seedexplain.stats.bootstrap_ci`).
+    removes it), and for definition C the corpus-level SNR (types seen at least :data:`CORPUS_MIN_COUNT` times)
+    with the interval of :func:`seedexplain.stats.corpus_bootstrap_ci`. The CI of A and B resamples texts, then
+    seeds ("both" in :func:`seedexplain.stats.bootstrap_ci`).
     """
     rows = []
     for family in results.families:
@@ -53,10 +63,31 @@ def snr_summary(results: Results, *, n_resamples: int = 1000, rng: int = 0) -> p
                                  median_signal=float(table.signal.median()),
                                  median_noise=float(table.noise.median()), n_texts=len(table),
                                  median_common_mode_share=common))
-            corpus = corpus_snr(arrays, [e.words for e in explanations], min_count=2)
-            rows.append(dict(definition="C", family=family, split=split, median_snr=corpus.snr, ci_low=np.nan,
-                             ci_high=np.nan, median_signal=corpus.signal, median_noise=corpus.noise,
+            words = [e.words for e in explanations]
+            corpus = corpus_snr(arrays, words, min_count=CORPUS_MIN_COUNT)
+            ci = corpus_bootstrap_ci(arrays, words, min_count=CORPUS_MIN_COUNT, n_resamples=n_resamples, rng=rng)
+            rows.append(dict(definition="C", family=family, split=split, median_snr=corpus.snr, ci_low=ci.low,
+                             ci_high=ci.high, median_signal=corpus.signal, median_noise=corpus.noise,
                              n_texts=len(arrays)))
+    return pd.DataFrame(rows)
+
+
+def corpus_sensitivity(results: Results, *, min_counts: Sequence[int] = (2, 3, 5, 10), n_resamples: int = 1000,
+                       rng: int = 0) -> pd.DataFrame:
+    """Return definition C per (family, split, ``min_count``): the corpus SNR with its interval
+    (:func:`seedexplain.stats.corpus_bootstrap_ci`), signal, per-occurrence noise, type noise and the number of
+    kept types, to show how much C depends on which word types it keeps."""
+    rows = []
+    for family in results.families:
+        for split in SPLITS:
+            explanations = results.explanations(family, split)
+            arrays, words = [e.attributions for e in explanations], [e.words for e in explanations]
+            for min_count in min_counts:
+                corpus = corpus_snr(arrays, words, min_count=min_count)
+                ci = corpus_bootstrap_ci(arrays, words, min_count=min_count, n_resamples=n_resamples, rng=rng)
+                rows.append(dict(family=family, split=split, min_count=min_count, snr=corpus.snr, ci_low=ci.low,
+                                 ci_high=ci.high, signal=corpus.signal, noise=corpus.noise,
+                                 type_noise=corpus.type_noise, n_types=corpus.n_types))
     return pd.DataFrame(rows)
 
 

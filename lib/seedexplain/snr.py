@@ -13,8 +13,8 @@ Definition A (per text, raw attributions), with ``S = n_seeds`` and ``n = n_word
     SNR = S* / N,  SNR_naive = S_naive / N
 
 Definition B: the same after normalising every (text, seed) column (``scale`` = "l1", "l2" or "zscore"), so that a
-seed which only rescales its explanation adds no noise. Definition C: the same over word types of a corpus instead
-of the words of one text (:func:`corpus_snr`).
+seed which only rescales its explanation adds no noise. Definition C: the signal over the word types of a corpus
+instead of the words of one text, against the seed noise of one word occurrence (:func:`corpus_snr`).
 """
 
 from __future__ import annotations
@@ -46,15 +46,19 @@ class TextSNR:
 
 @dataclass(frozen=True)
 class CorpusSNR:
-    """Signal, noise and SNR over the word types of a corpus (definition C).
+    """Signal, noise and SNR over the word types of a corpus (definition C, see :func:`corpus_snr`).
 
-    ``types`` has one row per kept word type (index: the lower-cased word) with columns ``count`` (occurrences),
-    ``mean`` (mean over seeds of the per-seed type mean) and ``var`` (variance over seeds of it, ddof = 1).
+    ``type_noise`` is the mean over types of the seed variance of a type's mean (what corrects the signal; it
+    shrinks with a type's count when occurrences' noises are independent, not when they are shared, as a linear
+    model's coefficient is). ``types`` has one row per kept word type (index: the lower-cased word) with columns
+    ``count`` (occurrences), ``mean`` (mean over seeds of the per-seed type mean), ``var`` (variance over seeds of
+    it, ddof = 1) and ``occurrence_noise`` (mean over its occurrences of their variance over seeds).
     """
 
     signal: float
     signal_naive: float
     noise: float
+    type_noise: float
     snr: float
     snr_naive: float
     n_types: int
@@ -244,19 +248,53 @@ def texts_snr(arrays: Sequence[np.ndarray], *, scale: str = "raw") -> pd.DataFra
     return frame
 
 
-@validated(min_count=POSITIVE_INT)
-def corpus_snr(
-    arrays: Sequence[np.ndarray], words: Sequence[Sequence[str]], *, scale: str = "raw", min_count: int = 2
-) -> CorpusSNR:
-    """Return the signal, noise and SNR over word types of a corpus (definition C).
+def corpus_moments(x: np.ndarray, codes: np.ndarray, *, min_count: int,
+                   seed_weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Return the moments of definition C from occurrences ``x`` ``(n_occurrences, n_seeds)`` of word types
+    ``codes`` ``(n_occurrences,)`` (integers ``0..K-1``), keeping types with at least ``min_count`` occurrences.
 
-    Occurrences are grouped by lower-cased word type across texts; types with fewer than ``min_count``
-    occurrences are dropped. With ``M_ks`` the mean attribution of type ``k`` under seed ``s`` (after ``scale``,
-    applied per text and seed), ``m_k = mean_s M_ks`` and ``v_k = var_s M_ks`` (ddof = 1):
-    ``noise = mean_k v_k``, ``signal_naive = var_k m_k`` (ddof = 1), ``signal = signal_naive - noise / S``.
-
-    ``words[t]`` lists the ``n_words_t`` words of ``arrays[t]``. Fewer than 2 kept types give a NaN signal.
+    Keys: ``signal``, ``signal_naive``, ``noise`` (per occurrence), ``type_noise``, ``snr``, ``snr_naive`` (floats as
+    0-d arrays), and per kept type ``keep`` (the kept codes), ``count``, ``type_means`` ``(n_kept, n_seeds)`` and
+    ``occurrence_noise``. ``seed_weights`` ``(n_seeds,)`` are seed counts of a bootstrap resample, used as
+    reliability weights as in :func:`stacked_snr` (variances over ``V1 − V2/V1``, correction ``V2/V1²``), so that
+    duplicated seeds neither shrink the noise nor break the correction. Fewer than 2 kept types give a NaN signal.
     """
+    n_seeds = x.shape[1]
+    c = np.ones(n_seeds) if seed_weights is None else np.asarray(seed_weights, dtype=float)
+    v1, v2 = c.sum(), (c**2).sum()
+    counts = np.bincount(codes)
+    keep = np.flatnonzero(counts >= min_count)
+    if len(keep) == 0:
+        raise ValueError(f"no word type occurs at least min_count={min_count} times")
+    kept = np.isin(codes, keep)
+    x, codes = x[kept], np.searchsorted(keep, codes[kept])
+    count = counts[keep]
+    order = np.argsort(codes, kind="stable")
+    type_means = np.add.reduceat(x[order], _starts(count), axis=0) / count[:, None]
+
+    def seed_variance(values: np.ndarray) -> np.ndarray:
+        d = values - values[:, :1]  # equal seeds give exactly zero variance
+        mean = d @ c / v1
+        return ((d - mean[:, None]) ** 2) @ c / (v1 - v2 / v1)
+
+    occurrence = seed_variance(x)
+    type_noise = seed_variance(type_means).mean()
+    noise = occurrence.mean()
+    m = type_means @ c / v1
+    signal_naive = m.var(ddof=1) if len(keep) > 1 else np.nan
+    signal = signal_naive - type_noise * v2 / v1**2
+    moments = dict(signal=signal, signal_naive=signal_naive, noise=noise, type_noise=type_noise,
+                   snr=_safe_divide(signal, noise), snr_naive=_safe_divide(signal_naive, noise))
+    return {**{k: np.asarray(v, dtype=float) for k, v in moments.items()}, "keep": keep, "count": count,
+            "type_means": type_means,
+            "occurrence_noise": np.bincount(codes, weights=occurrence, minlength=len(keep)) / count}
+
+
+def corpus_occurrences(arrays: Sequence[np.ndarray], words: Sequence[Sequence[str]], *,
+                       scale: str = "raw") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``(x, codes, types, lengths)``: the stacked occurrences (after ``scale``), the code of each
+    occurrence's lower-cased word type, the types (sorted) and the texts' lengths; ``words[t]`` lists the words of
+    ``arrays[t]``."""
     x, lengths = stack_texts(arrays, scale=scale)
     if len(words) != len(lengths):
         raise ValueError(f"words has {len(words)} texts but arrays has {len(lengths)}")
@@ -264,22 +302,42 @@ def corpus_snr(
         if len(ws) != n:
             raise ValueError(f"words[{i}] has {len(ws)} words but arrays[{i}] has {n} rows")
     tokens = pd.Series([w for ws in words for w in ws], dtype=object).str.lower().to_numpy()
-    codes, uniques = pd.factorize(tokens, sort=True)
-    counts = np.bincount(codes, minlength=len(uniques))
-    order = np.argsort(codes, kind="stable")
-    type_means = np.add.reduceat(x[order], _starts(counts), axis=0) / counts[:, None]
-    keep = counts >= min_count
-    if not keep.any():
-        raise ValueError(f"no word type occurs at least min_count={min_count} times")
-    stats = stacked_snr(type_means[keep], np.array([int(keep.sum())]))
-    d = type_means[keep] - type_means[keep, :1]
+    codes, types = pd.factorize(tokens, sort=True)
+    return x, codes, np.asarray(types, dtype=object), lengths
+
+
+@validated(min_count=POSITIVE_INT)
+def corpus_snr(
+    arrays: Sequence[np.ndarray], words: Sequence[Sequence[str]], *, scale: str = "raw", min_count: int = 2
+) -> CorpusSNR:
+    """Return the signal, noise and SNR over the word types of a corpus (definition C).
+
+    Occurrences are grouped by lower-cased word type across texts; types with fewer than ``min_count``
+    occurrences are dropped. With ``a_is`` the attribution of occurrence ``i`` under seed ``s`` (after ``scale``,
+    applied per text and seed), ``M_ks`` the mean over the occurrences of type ``k`` under seed ``s``,
+    ``m_k = mean_s M_ks`` (variances ddof = 1)::
+
+        noise        = mean_i var_s a_is               the seed noise of one occurrence (every kept occurrence)
+        type_noise   = mean_k var_s M_ks               the seed noise of a type's mean
+        signal_naive = var_k m_k
+        signal       = signal_naive - type_noise / S   unbiased for the variance over types of their expected mean
+
+    The noise is per occurrence, not per type mean: a linear model's attribution is the same at every occurrence
+    of a type, so averaging occurrences does not reduce its noise, while a contextual model's independent
+    per-occurrence noise would shrink with the count; a per-type-mean noise would favour whichever family's
+    noise averages out, and depend on the corpus size. ``words[t]`` lists the ``n_words_t`` words of
+    ``arrays[t]``. Fewer than 2 kept types give a NaN signal.
+    """
+    x, codes, uniques, _ = corpus_occurrences(arrays, words, scale=scale)
+    moments = corpus_moments(x, codes, min_count=min_count)
+    means = moments["type_means"]
     types = pd.DataFrame(
-        {"count": counts[keep], "mean": type_means[keep].mean(axis=1), "var": d.var(axis=1, ddof=1)},
-        index=pd.Index(uniques[keep], name="word"),
+        {"count": moments["count"], "mean": means.mean(axis=1),
+         "var": (means - means[:, :1]).var(axis=1, ddof=1), "occurrence_noise": moments["occurrence_noise"]},
+        index=pd.Index(uniques[moments["keep"]], name="word"),
     )
-    return CorpusSNR(
-        **{k: float(v[0]) for k, v in stats.items()}, n_types=int(keep.sum()), n_seeds=x.shape[1], types=types
-    )
+    scalars = {k: float(moments[k]) for k in ("signal", "signal_naive", "noise", "type_noise", "snr", "snr_naive")}
+    return CorpusSNR(**scalars, n_types=len(types), n_seeds=x.shape[1], types=types)
 
 
 @validated(n_resamples=POSITIVE_INT)

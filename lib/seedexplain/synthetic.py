@@ -2,13 +2,17 @@
 
 The model, for text ``t``, word ``w`` and seed ``s``::
 
-    a[t, w, s] = c[t, s] * (mu[t, w] + sqrt(noise_var * r[t]) * eps[t, w, s]),   mu ~ N(0, signal_var)
+    a[t, w, s] = c[t, s] * (mu[t, w] + sqrt(noise_var * r[t]) * g[s] * eps[t, w, s]),   mu ~ N(0, signal_var)
 
 with ``eps`` of unit variance (normal, or Student t with 3 degrees of freedom divided by sqrt(3)), a per text
-noise level ``r = exp(noise_spread * z - noise_spread^2 / 2)`` (mean 1; ``r = 1`` when ``noise_spread = 0``) and a
-per (text, seed) scale ``c = exp(scale_jitter * z')`` (``c = 1`` when ``scale_jitter = 0``), ``z, z' ~ N(0, 1)``.
-The truth of text ``t`` is what infinitely many seeds would give without scale jitter: signal = the realised
-variance over its words of ``mu`` (ddof = 1), noise = ``noise_var * r[t]``, SNR = their ratio.
+noise level ``r = exp(noise_spread * z - noise_spread^2 / 2)`` (mean 1; ``r = 1`` when ``noise_spread = 0``), a
+per (text, seed) scale ``c = exp(scale_jitter * z')`` (``c = 1`` when ``scale_jitter = 0``) and a per-seed noise
+scale shared by every text, ``g = exp(seed_scale * z'' - seed_scale^2)`` (E g² = 1; ``g = 1`` when
+``seed_scale = 0``), ``z, z', z'' ~ N(0, 1)``. With word types, a share ``type_share`` of ``eps``'s variance is a
+per (word type, seed) draw shared by every occurrence of the type, in every text (as a linear model's coefficient
+is), the rest is drawn per occurrence. The truth of text ``t`` is what infinitely many seeds would give without
+scale jitter: signal = the realised variance over its words of ``mu`` (ddof = 1), noise = ``noise_var * r[t]``,
+SNR = their ratio.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from seedexplain.constraints import NON_NEGATIVE, POSITIVE_INT, OneOf, Real, validated
+from seedexplain.constraints import NON_NEGATIVE, POSITIVE_INT, SHARE, OneOf, Real, validated
 from seedexplain.snr import SCALES, stacked_snr, texts_snr
 from seedexplain.stats import OVER, bootstrap_ci
 
@@ -71,7 +75,7 @@ def _truth(mu: np.ndarray, lengths: np.ndarray, noise: np.ndarray) -> pd.DataFra
 
 
 @validated(**_SIZES, scale_jitter=NON_NEGATIVE, noise_spread=NON_NEGATIVE, tails=OneOf(TAILS),
-           n_types=POSITIVE_INT)
+           n_types=POSITIVE_INT, seed_scale=NON_NEGATIVE, type_share=SHARE)
 def planted_explanations(
     n_texts: int,
     n_words: int | range,
@@ -85,14 +89,18 @@ def planted_explanations(
     tails: str = "normal",
     words: bool = False,
     n_types: int = 200,
+    seed_scale: float = 0.0,
+    type_share: float = 0.0,
 ) -> PlantedCorpus:
     """Return synthetic explanations of ``n_texts`` texts by ``n_seeds`` seeds with a planted truth.
 
     ``n_words``: the length of every text, or a ``range`` to draw each length from uniformly. With ``words``, the
     words are drawn from ``n_types`` types with Zipf frequencies (``p_k`` proportional to ``1/(k+1)``) and
-    ``mu`` is a property of the type (same value at every occurrence), so definition C has a known truth too.
-    See the module docstring for the model.
+    ``mu`` is a property of the type (same value at every occurrence), so definition C has a known truth too;
+    ``type_share`` > 0 needs ``words``. See the module docstring for the model.
     """
+    if type_share > 0 and not words:
+        raise ValueError(f"type_share={type_share!r} needs words=True (the noise it shares is per word type)")
     rng = np.random.default_rng(rng)
     lengths = _draw_lengths(n_texts, n_words, rng)
     total = int(lengths.sum())
@@ -109,7 +117,12 @@ def planted_explanations(
         word_lists = [list(t) for t in np.split(tokens, starts[1:])]
     else:
         mu = rng.normal(0.0, np.sqrt(signal_var), total)
-    a = mu[:, None] + np.sqrt(np.repeat(noise, lengths))[:, None] * _noise((total, n_seeds), tails, rng)
+    eps = _noise((total, n_seeds), tails, rng)
+    if type_share > 0:
+        eps = np.sqrt(type_share) * _noise((n_types, n_seeds), tails, rng)[ids] + np.sqrt(1 - type_share) * eps
+    if seed_scale > 0:
+        eps *= np.exp(seed_scale * rng.standard_normal(n_seeds) - seed_scale**2)
+    a = mu[:, None] + np.sqrt(np.repeat(noise, lengths))[:, None] * eps
     if scale_jitter > 0:
         a *= np.repeat(np.exp(scale_jitter * rng.standard_normal((n_texts, n_seeds))), lengths, axis=0)
     arrays = np.split(a, np.cumsum(lengths)[:-1])
@@ -237,6 +250,51 @@ def coverage_experiment(
                 target = population_target[scheme]
             rows.append((rep, scheme, ci.estimate, ci.low, ci.high, target, ci.low <= target <= ci.high))
     return pd.DataFrame(rows, columns=["rep", "over", "estimate", "low", "high", "target", "covered"])
+
+
+@validated(n_reps=POSITIVE_INT, n_texts=POSITIVE_INT, n_seeds=POSITIVE_INT, n_types=POSITIVE_INT,
+           n_resamples=POSITIVE_INT)
+def corpus_coverage(
+    *,
+    n_reps: int,
+    n_texts: int,
+    n_words: int | range,
+    n_seeds: int,
+    seed_scales: Sequence[float],
+    rng: int,
+    n_types: int = 80,
+    type_share: float = 0.5,
+    tails: str = "t3",
+    n_resamples: int = 200,
+) -> pd.DataFrame:
+    """Return the coverage of definition C's interval (:func:`seedexplain.stats.corpus_bootstrap_ci`) per per-seed
+    noise scale spread in ``seed_scales``, next to that of a plain percentile interval of the same replicates.
+
+    Corpora come from :func:`planted_explanations` with word types (signal and noise variance 1, noise shared by a
+    type's occurrences in the share ``type_share``, per-seed scales ``seed_scale``); the target of each corpus is
+    its planted SNR: the variance of the kept types' effects over the noise variance (1). Columns:
+    ``seed_scale, coverage, percentile_coverage, median_ratio`` (estimate over target), ``n_reps``.
+    """
+    from seedexplain.snr import corpus_snr
+    from seedexplain.stats import corpus_bootstrap_ci
+
+    rows = []
+    for seed_scale in seed_scales:
+        hits, percentile, ratios = [], [], []
+        for rep in range(n_reps):
+            corpus = planted_explanations(n_texts, n_words, n_seeds, 1.0, 1.0, rng=[rng, rep], words=True,
+                                          n_types=n_types, seed_scale=seed_scale, type_share=type_share, tails=tails)
+            kept = corpus_snr(corpus.arrays, corpus.words).types.index
+            target = float(corpus.type_effects.loc[kept].var(ddof=1))
+            ci = corpus_bootstrap_ci(corpus.arrays, corpus.words, n_resamples=n_resamples, rng=[rng, rep])
+            low, high = np.nanquantile(ci.replicates, [0.025, 0.975])
+            hits.append(ci.low <= target <= ci.high)
+            percentile.append(low <= target <= high)
+            ratios.append(ci.estimate / target)
+        rows.append(dict(seed_scale=seed_scale, coverage=float(np.mean(hits)),
+                         percentile_coverage=float(np.mean(percentile)), median_ratio=float(np.median(ratios)),
+                         n_reps=n_reps))
+    return pd.DataFrame(rows)
 
 
 def scale_jitter_table(
