@@ -23,13 +23,14 @@ dataset = "subjectivity"
 method = "lrp"
 artifacts = "../artifacts"
 figures = "../book/figures"
+n_resamples = 1000  # of the seed-level interval of each format against words
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
 from myst_nb import glue
 
-from seedexplain import beyond, pipeline, plots, prose
+from seedexplain import beyond, pipeline, plots, prose, report
 from seedexplain.config import make_config
 from seedexplain.constraints import SPLITS
 from seedexplain.data import sentence_starts
@@ -49,14 +50,21 @@ prose.glue_frame(summary, ["family", "split", "label"], "fmt")
 summary.pivot_table(index="label", columns=["family", "split"], values="snr").round(3)
 
 # %% [markdown]
-# Formats whose median SNR is higher than the word level's, per family and text length:
+# Each format against words on the same explanations: the difference of median SNRs (both with the correction for
+# dependent units) with a paired seed-level interval, and the format's SNR on a null with no between-word signal.
+# A format is listed above words only when the interval lies above zero and it beats its null.
 
 # %%
+comparisons = report.format_comparisons(results, boundaries, n_resamples=n_resamples)
+prose.glue_frame(comparisons, ["family", "split", "label"], "cmp")
 for family in results.families:
     for split in SPLITS:
-        above = beyond.formats_above_word(summary, family, split)
+        above = report.formats_above_word(comparisons, family, split)
         glue(f"above_word_{family}_{split}", above, display=False)
         print(f"{family}, {split}: {above}")
+glue("formats_conclusion", prose.formats_conclusion(comparisons), display=False)
+print(prose.formats_conclusion(comparisons))
+comparisons.round(3)
 
 # %%
 fig = plots.snr_vs_cost(summary)

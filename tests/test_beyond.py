@@ -83,7 +83,7 @@ def test_format_table_rows_and_word_level_snr():
     seg = table[table.format == "segments"]
     assert (seg.n_units == 2).all() and (seg.bits == 3).all()
     np.testing.assert_array_equal(table[table.format == "spans"].n_units, [-(-n // 2) for n in word.n_words])
-    assert set(table[table.format == "spans"].label) == {"spans k=2"}
+    assert set(table[table.format == "spans"].label) == {"spans_k2"}
     with pytest.raises(ValueError, match="format='segments' needs boundaries"):
         format_table(arrays, ["segments"])
 
@@ -104,14 +104,68 @@ def test_spans_average_out_independent_noise_of_a_smooth_signal():
     assert median["spans"] / median["word"] == pytest.approx(4, rel=0.25)
 
 
-def test_formats_above_word_lists_the_better_formats_best_first():
-    import pandas as pd
+def _pure_noise(n_texts, n_words, n_seeds, rng):
+    """Texts with no between-word signal and heteroscedastic noise (each word its own noise level)."""
+    rng = np.random.default_rng(rng)
+    return [rng.lognormal(0.0, 0.7, size=(n_words, 1)) * rng.normal(size=(n_words, n_seeds)) for _ in range(n_texts)]
 
-    from seedexplain.beyond import formats_above_word
 
-    summary = pd.DataFrame(dict(family="transformer", split="test_short",
-                                label=["word", "ranks", "spans_k2", "magnitude"], snr=[10.0, 12.5, 11.0, 3.0]))
-    assert formats_above_word(summary, "transformer", "test_short") == "ranks (12.5 vs 10.0), spans k2 (11.0 vs 10.0)"
-    assert formats_above_word(summary.assign(snr=[10.0, 1.0, 2.0, 3.0]), "transformer", "test_short") == "none"
-    with pytest.raises(ValueError, match="family='linear'"):
-        formats_above_word(summary, "linear", "test_short")
+@pytest.mark.parametrize("format", ["ranks", "pairwise_interactions", "word", "spans"])
+def test_units_snr_is_unbiased_for_dependent_units_where_definition_a_is_not(format):
+    """No signal, equal noise for every word: ranks (which sum to a constant) and pairwise products (which share
+    words) have dependent noises; the correction of units_snr leaves the signal at zero, definition A's N/S
+    correction does not for ranks (short by n/(n−1) − 1 = 1/4 of N/S: rank noise 2, S = 10, bias 0.05)."""
+    from seedexplain.beyond import units_snr
+    from seedexplain.snr import stack_texts, stacked_snr
+
+    rng = np.random.default_rng(2)
+    units = [to_format(rng.normal(size=(5, 10)), format, k=2) for _ in range(4000)]
+    x, lengths = stack_texts(units)
+    signal = units_snr(x, lengths) * stacked_snr(x, lengths)["noise"]
+    assert np.mean(signal) == pytest.approx(0.0, abs=0.006 * np.mean(stacked_snr(x, lengths)["noise"]))  # ~4 s.e.
+    if format == "ranks":
+        assert np.mean(texts_snr(units).signal) == pytest.approx(0.05, abs=0.01)
+
+
+def test_units_snr_weights_select_seeds():
+    from seedexplain.beyond import units_snr
+    from seedexplain.snr import stack_texts
+
+    x, lengths = stack_texts(_pure_noise(20, 6, 5, rng=3))
+    selected = units_snr(x, lengths, np.array([[1, 1, 0, 1, 0]]))[:, 0]
+    np.testing.assert_allclose(selected, units_snr(x[:, [0, 1, 3]], lengths), rtol=1e-10)
+
+
+def test_a_format_that_gains_snr_from_noise_alone_does_not_beat_its_null():
+    """Pure heteroscedastic noise: magnitudes report a positive SNR (words with more noise have larger |a|), but no
+    more than their null does, so they are not listed above words."""
+    from seedexplain.beyond import compare_format
+
+    result = compare_format(_pure_noise(150, 12, 10, rng=4), "magnitude", n_resamples=300, n_null=50)
+    assert result.format_snr > 0.1 and abs(result.word_snr) < 0.05
+    assert result.null_snr > 0.1 and not result.beats_null and not result.above_word
+
+
+def test_spans_of_a_smooth_signal_beat_words_and_their_null():
+    from seedexplain.beyond import compare_format
+
+    rng = np.random.default_rng(5)
+    arrays = [np.repeat(rng.normal(size=(5, 1)), 3, axis=0) + rng.normal(size=(15, 10)) for _ in range(150)]
+    result = compare_format(arrays, "spans", k=3, n_resamples=300, n_null=50)
+    assert result.format_snr == pytest.approx(3 * result.word_snr, rel=0.3)  # signal x9, noise x3
+    assert result.ci_low > 0 and result.beats_null and result.above_word
+    assert result.n_texts == 150 and abs(result.null_snr) < 0.1
+    word = compare_format(arrays, "word", n_resamples=50, n_null=5)
+    assert word.ci_low == word.ci_high == 0.0 and not word.above_word
+
+
+def test_compare_format_keeps_the_texts_with_two_units_and_checks_its_input():
+    from seedexplain.beyond import compare_format
+
+    arrays = _pure_noise(30, 8, 4, rng=6)
+    boundaries = [[0] if t % 3 else [0, 4] for t in range(30)]  # two of three texts are one segment
+    assert compare_format(arrays, "segments", boundaries=boundaries, n_resamples=50, n_null=5).n_texts == 10
+    with pytest.raises(ValueError, match="format='bigram' is not one of"):
+        compare_format(arrays, "bigram")
+    with pytest.raises(ValueError, match="needs at least 3"):
+        compare_format([a[:, :2] for a in arrays], "ranks")

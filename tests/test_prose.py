@@ -84,3 +84,15 @@ def test_corpus_sensitivity_sentence_gives_the_range_and_the_overlap():
         "linear: 3 to 4 for min_count 2 to 5 (300 to 80 types), intervals all overlapping the one at min_count 2; "
         "transformer: 1 to 9 for min_count 2 to 5 (300 to 80 types), intervals not all overlapping the one at "
         "min_count 2")
+
+
+def test_formats_conclusion_counts_the_formats_that_only_looked_better():
+    from seedexplain.prose import formats_conclusion
+
+    table = pd.DataFrame(dict(family=["linear", "linear", "transformer"], split="test_short",
+                              format_snr=[3.0, 2.0, 5.0], word_snr=[1.0, 1.0, 1.0],
+                              above_word=[True, False, False]))
+    assert formats_conclusion(table) == ("a format beats words for linear on short texts; 2 of the 3 comparisons "
+                                         "had a higher median SNR than words that does not survive the null or the "
+                                         "seed-level interval")
+    assert formats_conclusion(table.assign(above_word=False)).startswith("no format beats words")

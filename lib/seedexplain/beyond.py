@@ -13,6 +13,10 @@ Formats (:data:`FORMATS`):
 - "spans": sums over non-overlapping chunks of ``k`` consecutive words;
 - "segments": sums over given units (sentences, syntactic chunks) given by their start positions;
 - "pairwise_interactions": centred products of words ``lag`` apart, the second-order multivariate combination.
+
+:func:`compare_format` decides whether a format beats words: the SNR of its units with a bias correction that
+holds for dependent units (:func:`units_snr`), against a null computed from the same explanations with the
+between-word signal removed, and a paired, seed-level interval of (format SNR − word SNR).
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ import pandas as pd
 from scipy import special
 from scipy import stats as sps
 
-from seedexplain.constraints import POSITIVE_INT, OneOf, check, validated
-from seedexplain.snr import check_text, scale_columns, texts_snr
+from seedexplain.constraints import POSITIVE_INT, PROBABILITY, OneOf, check, validated
+from seedexplain.snr import check_text, scale_columns, stack_texts, stacked_snr, texts_snr
+from seedexplain.stats import seed_resamples
 
 FORMATS = ("word", "magnitude", "centred_square", "ranks", "spans", "segments", "pairwise_interactions")
 DEFAULT_FORMATS = ("word", "magnitude", "centred_square", "ranks", "spans", "pairwise_interactions")
@@ -172,6 +177,11 @@ def to_format(
     return transforms[format](a)
 
 
+def format_label(format: str, *, k: int = 3, lag: int = 1) -> str:
+    """Return the name of ``format`` with its parameter, as tables and glue names use it (e.g. ``spans_k3``)."""
+    return {"spans": f"spans_k{k}", "pairwise_interactions": f"pairwise_interactions_lag{lag}"}.get(format, format)
+
+
 def format_table(
     arrays: Sequence[np.ndarray],
     formats: Sequence[str] = DEFAULT_FORMATS,
@@ -185,17 +195,16 @@ def format_table(
 
     ``arrays``: list of ``(n_words_t, n_seeds)``. ``scale`` normalises every (text, seed) column of the word-level
     attributions before the transform (definition B), and the units' SNR is then definition A. ``boundaries[t]``
-    are the segment starts of text ``t`` (needed for "segments"). Columns: ``format, label`` (the format with its
-    parameter, e.g. "spans k=3"), ``text, n_words, n_units, signal, noise, snr, snr_naive, bits, words_per_unit,
-    contiguous, signed, order``. Texts too short for a format (``n_words <= lag`` for interactions) are skipped; a
-    format with one unit gives a NaN SNR.
+    are the segment starts of text ``t`` (needed for "segments"). Columns: ``format, label`` (:func:`format_label`),
+    ``text, n_words, n_units, signal, noise, snr, snr_naive, bits, words_per_unit, contiguous, signed, order``.
+    Texts too short for a format (``n_words <= lag`` for interactions) are skipped; a format with one unit gives a
+    NaN SNR.
     """
     for format in formats:
         check("format", format, OneOf(FORMATS))
     if boundaries is not None and len(boundaries) != len(arrays):
         raise ValueError(f"boundaries has {len(boundaries)} texts but arrays has {len(arrays)}")
     scaled = [scale_columns(a, scale) for a in arrays]
-    labels = {"spans": f"spans k={k}", "pairwise_interactions": f"pairwise_interactions lag={lag}"}
     frames = []
     for format in formats:
         keep = [t for t, a in enumerate(scaled) if format != "pairwise_interactions" or a.shape[0] > lag]
@@ -210,7 +219,8 @@ def format_table(
             [asdict(plausibility_cost(scaled[t].shape[0], format, k=k, lag=lag, n_segments=len(u)))
              for t, u in zip(keep, units)]
         )
-        extra = {"label": labels.get(format, format), "text": keep, "n_words": [scaled[t].shape[0] for t in keep]}
+        extra = {"label": format_label(format, k=k, lag=lag), "text": keep,
+                 "n_words": [scaled[t].shape[0] for t in keep]}
         frames.append(pd.concat([costs, snr], axis=1).assign(**extra))
     columns = ["format", "label", "text", "n_words", "n_units", "signal", "noise", "snr", "snr_naive", "bits",
                "words_per_unit", "contiguous", "signed", "order"]
@@ -240,17 +250,124 @@ def format_tradeoff(arrays: dict[str, Sequence[np.ndarray]], boundaries: Sequenc
 
 def tradeoff_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Return per (family, split, label): median SNR, median bits (the description length) and units over texts."""
-    summary = table.groupby(["family", "split", "label"])[["snr", "bits", "n_units"]].median().reset_index()
-    summary["label"] = summary["label"].str.replace(" ", "_").str.replace("=", "")
-    return summary
+    return table.groupby(["family", "split", "label"])[["snr", "bits", "n_units"]].median().reset_index()
 
 
-def formats_above_word(summary: pd.DataFrame, family: str, split: str) -> str:
-    """Return the formats of :func:`tradeoff_summary` whose median SNR beats the word level for ``family`` on
-    ``split``, as text (e.g. ``"ranks (12.4 vs 10.7)"``), best first; ``"none"`` when no format does."""
-    rows = summary[(summary.family == family) & (summary.split == split)].set_index("label").snr
-    if "word" not in rows.index:
-        raise ValueError(f"no word-level row for family={family!r}, split={split!r}")
-    better = rows[rows > rows["word"]].sort_values(ascending=False)
-    return ", ".join(f"{label.replace('_', ' ')} ({snr:.1f} vs {rows['word']:.1f})"
-                     for label, snr in better.items()) or "none"
+def units_snr(x: np.ndarray, lengths: np.ndarray, seed_weights: np.ndarray | None = None) -> np.ndarray:
+    """Return the per-text SNR of stacked units ``x`` ``(n_units_total, n_seeds)`` (texts of ``lengths`` units),
+    with a bias correction that holds when the units' seed noises are correlated.
+
+    Definition A subtracts ``N / S`` from the naive signal, which is exact for independent units only. For any
+    covariance of the units' noises, ``E[S_naive] = S_true + (n/(n−1)) · mean_u var_s(x_us − x̄_s) / S``, where
+    ``x̄_s`` is the mean over the text's units in seed ``s``: units that share words (pairwise interactions) or
+    whose sum is fixed (ranks: ``n(n+1)/2`` per seed, which makes the plain correction ``n/(n−1)`` too small) are
+    corrected exactly, and independent units get ``N / S`` in expectation. The noise is the mean over units of
+    their seed variance. ``seed_weights`` ``(n_resamples, n_seeds)`` are reliability weights as in
+    :func:`seedexplain.snr.stacked_snr` (the correction then uses ``V2 / V1²`` for ``1 / S``); the result is
+    ``(n_texts,)``, or ``(n_texts, n_resamples)`` with weights.
+    """
+    weights = np.ones((1, x.shape[1])) if seed_weights is None else np.asarray(seed_weights, dtype=float)
+    starts = np.cumsum(lengths) - lengths
+    centred = x - np.repeat(np.add.reduceat(x, starts, axis=0) / lengths[:, None], lengths, axis=0)
+    raw = stacked_snr(x, lengths, seed_weights=weights)
+    within = stacked_snr(centred, lengths, seed_weights=weights)["noise"]
+    factor = (weights**2).sum(axis=1) / weights.sum(axis=1) ** 2
+    n = lengths[:, None].astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = (raw["signal_naive"] - n / (n - 1) * within * factor) / raw["noise"]
+    return snr[:, 0] if seed_weights is None else snr
+
+
+@dataclass(frozen=True)
+class FormatComparison:
+    """A format against the word level on the same explanations (see :func:`compare_format`).
+
+    ``format_snr`` and ``word_snr``: medians over the ``n_texts`` texts where the format has at least 2 units, both
+    with the correction of :func:`units_snr`; ``ci_low``, ``ci_high``: the interval of ``format_snr − word_snr``;
+    ``null_snr``: the format's median SNR with the between-word signal removed (median over null draws) and
+    ``null_high`` its 95th percentile over the draws; ``beats_null``: ``format_snr > null_high``; ``above_word``:
+    the interval lies above 0 and the format beats its null.
+    """
+
+    format: str
+    format_snr: float
+    word_snr: float
+    null_snr: float
+    null_high: float
+    ci_low: float
+    ci_high: float
+    beats_null: bool
+    above_word: bool
+    n_texts: int
+
+
+def _units(arrays: Sequence[np.ndarray], format: str, options: dict) -> tuple[list[np.ndarray], np.ndarray]:
+    """Return every text's units in ``format`` and the indices of the texts that have at least 2 units."""
+    boundaries = options.pop("boundaries", None)
+    units = []
+    for t, a in enumerate(arrays):
+        short = format == "pairwise_interactions" and a.shape[0] <= options.get("lag", 1)
+        units.append(None if short else to_format(a, format, **options,
+                                                  boundaries=None if boundaries is None else boundaries[t]))
+    keep = np.array([t for t, u in enumerate(units) if u is not None and u.shape[0] >= 2], dtype=int)
+    return units, keep
+
+
+def _null_draws(a: np.ndarray, n_null: int, rng: np.random.Generator) -> np.ndarray:
+    """Return ``n_null`` null copies of ``a`` side by side, ``(n_words, n_null · n_seeds)``: fresh normal noise with
+    each word's own seed variance (ddof 1) and no between-word signal. A format's SNR on them is what it reports
+    from the noise structure alone; the estimated variances vary more between words than the true ones, so the
+    null is, if anything, favourable to formats that feed on noise differences (magnitudes, squares)."""
+    sd = a.std(axis=1, ddof=1, keepdims=True)
+    return np.tile(sd, n_null * a.shape[1]) * rng.standard_normal((a.shape[0], n_null * a.shape[1]))
+
+
+@validated(format=OneOf(FORMATS), n_resamples=POSITIVE_INT, n_null=POSITIVE_INT, level=PROBABILITY)
+def compare_format(arrays: Sequence[np.ndarray], format: str, *, n_resamples: int = 1000, seed: int = 0,
+                   n_null: int = 100, level: float = 0.95, **options: object) -> FormatComparison:
+    """Return whether ``format`` (one of :data:`FORMATS`, with ``options`` such as ``k=3`` or ``boundaries``) beats
+    the word level on the explanations ``arrays`` (one ``(n_words, n_seeds)`` array per text).
+
+    Both are measured on the texts where the format has at least 2 units (segments are one unit on most short
+    texts), with :func:`units_snr`. Interval: a paired multi-bootstrap over the texts and the seeds, the same draws
+    for the format and the words (they are computed from the same models), of the difference of the two medians;
+    as in :func:`seedexplain.stats.seed_level_comparison`, its standard error is inflated by ``sqrt(S/(S−1))`` and
+    the interval uses Student's t with ``S − 1`` degrees of freedom. Null: :func:`_null_draws`, whose format SNR
+    is what the format reports when words do not differ at all (a magnitude gains "signal" from words whose noise
+    differs). Seeds are resampled, so at least 3 are needed.
+    """
+    rng = np.random.default_rng(seed)
+    arrays = [check_text(a, f"arrays[{t}]") for t, a in enumerate(arrays)]
+    n_seeds = arrays[0].shape[1]
+    if n_seeds < 3:
+        raise ValueError(f"compare_format resamples seeds and needs at least 3; the arrays have {n_seeds}")
+    units, keep = _units(arrays, format, dict(options))
+    if keep.size == 0:
+        raise ValueError(f"format={format!r} gives fewer than 2 units on every text; nothing to compare")
+    x_format, lengths_format = stack_texts([units[t] for t in keep])
+    x_word, lengths_word = stack_texts([arrays[t] for t in keep])
+    format_snr = float(np.nanmedian(units_snr(x_format, lengths_format)))
+    word_snr = float(np.nanmedian(units_snr(x_word, lengths_word)))
+    weights = seed_resamples(n_seeds, n_resamples, rng)
+    texts = rng.integers(0, keep.size, (keep.size, n_resamples))
+
+    def medians(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        per_text = np.take_along_axis(units_snr(x, lengths, weights), texts, axis=0)
+        return np.nanmedian(per_text, axis=0)
+
+    differences = medians(x_format, lengths_format) - medians(x_word, lengths_word)
+    dof = n_seeds - 1
+    se = float(np.nanstd(differences, ddof=1) * np.sqrt(n_seeds / dof))
+    half = float(sps.t.ppf((1 + level) / 2, dof)) * se
+    null_units, null_keep = _units([_null_draws(arrays[t], n_null, rng) for t in keep], format, dict(options,
+                                   boundaries=None if options.get("boundaries") is None
+                                   else [options["boundaries"][t] for t in keep]))
+    x_null, lengths_null = stack_texts([null_units[t] for t in null_keep])
+    null = np.array([np.nanmedian(units_snr(x_null[:, d * n_seeds:(d + 1) * n_seeds], lengths_null))
+                     for d in range(n_null)])
+    null_snr, null_high = float(np.median(null)), float(np.quantile(null, 0.95))
+    difference = format_snr - word_snr
+    beats_null = format != "word" and format_snr > null_high
+    low, high = difference - half, difference + half
+    return FormatComparison(format, format_snr, word_snr, null_snr, null_high, float(low), float(high),
+                            bool(beats_null), bool(beats_null and low > 0), int(keep.size))

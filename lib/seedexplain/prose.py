@@ -122,3 +122,16 @@ def corpus_sensitivity_sentence(table: pd.DataFrame, split: str = "test_short") 
                      f"{'all overlapping' if overlap else 'not all overlapping'} the one at min_count "
                      f"{first.min_count:.0f}")
     return "; ".join(parts)
+
+
+def formats_conclusion(table: pd.DataFrame) -> str:
+    """Return what :func:`seedexplain.report.format_comparisons` answers to the paper's open question, as a
+    sentence: which (family, length) pairs have a format that beats words, and how many formats only looked better
+    (a higher median SNR that does not beat its null or whose interval reaches 0)."""
+    beaten = table[table.above_word]
+    looked = table[(table.format_snr > table.word_snr) & ~table.above_word]
+    where = sorted({f"{r.family} on {r.split.replace('test_', '')} texts" for r in beaten.itertuples()})
+    found = (f"a format beats words for {', '.join(where)}" if where
+             else "no format beats words for either family or length")
+    return (f"{found}; {len(looked)} of the {len(table)} comparisons had a higher median SNR than words that does "
+            "not survive the null or the seed-level interval")

@@ -14,10 +14,12 @@ seed that only shifts or rescales its explanation adds no noise), "C" corpus lev
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
 
+from seedexplain.beyond import TRADEOFF_FORMATS, compare_format, format_label
 from seedexplain.constraints import POSITIVE_INT, SPLITS, Integer, Real, validated
 from seedexplain.data import n_words
 from seedexplain.results import Results
@@ -253,3 +255,36 @@ def per_seed_accuracy(results: Results, splits: Sequence[str] = SPLITS) -> pd.Da
     """Return mean, sd, min and max accuracy over seeds per (family, split)."""
     table = results.accuracy[results.accuracy.split.isin(splits)]
     return table.groupby(["family", "split"]).accuracy.agg(["mean", "std", "min", "max"]).reset_index()
+
+
+def format_comparisons(results: Results, boundaries: dict[str, Sequence[Sequence[int]]], *,
+                       n_resamples: int = 1000, n_null: int = 100, seed: int = 0) -> pd.DataFrame:
+    """Return :func:`seedexplain.beyond.compare_format` of every format of
+    :data:`seedexplain.beyond.TRADEOFF_FORMATS` but words, per family and split: one row each with ``label``
+    (as in :func:`seedexplain.beyond.tradeoff_summary`) and the comparison's fields. ``boundaries[split]``: each
+    text's sentence starts (for segments)."""
+    rows = []
+    for family in results.families:
+        for split in SPLITS:
+            arrays = results.arrays(family, split)
+            for name, options in TRADEOFF_FORMATS:
+                if name == "word":
+                    continue
+                extra = {"boundaries": boundaries[split]} if name == "segments" else {}
+                comparison = compare_format(arrays, name, n_resamples=n_resamples, n_null=n_null, seed=seed,
+                                            **options, **extra)
+                rows.append(dict(family=family, split=split, label=format_label(name, **options),
+                                 **asdict(comparison)))
+    return pd.DataFrame(rows).drop(columns="format")
+
+
+def formats_above_word(table: pd.DataFrame, family: str, split: str) -> str:
+    """Return the formats of :func:`format_comparisons` that beat words for ``family`` on ``split`` (interval of
+    format − word SNR above 0 and above their null), as text, largest difference first; ``"none"`` when none does.
+    """
+    rows = table[(table.family == family) & (table.split == split)]
+    if rows.empty:
+        raise ValueError(f"no comparison for family={family!r}, split={split!r}")
+    better = rows[rows.above_word].assign(difference=lambda t: t.format_snr - t.word_snr)
+    return ", ".join(f"{r.label.replace('_', ' ')} (+{r.difference:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}])"
+                     for r in better.sort_values("difference", ascending=False).itertuples()) or "none"

@@ -47,7 +47,7 @@ class BootstrapCI:
     replicates: np.ndarray = field(repr=False, compare=False)
 
 
-def _seed_resamples(n_seeds: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+def seed_resamples(n_seeds: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
     """Return ``(n_resamples, n_seeds)`` multinomial seed counts, redrawing rows that use a single seed."""
     weights = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=n_resamples)
     while (single := np.flatnonzero(weights.max(axis=1) == n_seeds)).size:
@@ -100,7 +100,7 @@ def bootstrap_ci(
     else:
         if n_seeds < 3:
             raise ValueError(f"over={over!r} resamples seeds and needs at least 3 of them; the texts have {n_seeds}")
-        per_text = stacked_snr(x, lengths, seed_weights=_seed_resamples(n_seeds, n_resamples, rng))[quantity]
+        per_text = stacked_snr(x, lengths, seed_weights=seed_resamples(n_seeds, n_resamples, rng))[quantity]
         if over == "both":
             per_text = np.take_along_axis(per_text, rng.integers(0, n_texts, (n_texts, n_resamples)), axis=0)
         replicates = statistic(per_text, axis=0)
@@ -145,7 +145,7 @@ def corpus_bootstrap_ci(
     if n_seeds < 3:
         raise ValueError(f"the corpus bootstrap resamples seeds and needs at least 3 of them; the texts have {n_seeds}")
     estimate = float(corpus_moments(x, codes, min_count=min_count)["snr"])
-    weights = _seed_resamples(n_seeds, n_resamples, rng)
+    weights = seed_resamples(n_seeds, n_resamples, rng)
     replicates = np.full(n_resamples, np.nan)
     for b, texts in enumerate(rng.integers(0, n_texts, (n_resamples, n_texts))):
         rows = _resampled_occurrences(lengths, texts)
@@ -422,8 +422,8 @@ def seed_level_comparison(
     rng = np.random.default_rng(seed)
     n_texts = len(lengths)
     text_rows = rng.integers(0, n_texts, (n_resamples, n_texts))
-    replicates = (_log_median_snr(x1, lengths, _seed_resamples(s1, n_resamples, rng), text_rows)
-                  - _log_median_snr(x2, lengths, _seed_resamples(s2, n_resamples, rng), text_rows))
+    replicates = (_log_median_snr(x1, lengths, seed_resamples(s1, n_resamples, rng), text_rows)
+                  - _log_median_snr(x2, lengths, seed_resamples(s2, n_resamples, rng), text_rows))
     identity = np.arange(n_texts)[None, :]
     estimate = float(_log_median_snr(x1, lengths, np.ones((1, s1)), identity)[0]
                      - _log_median_snr(x2, lengths, np.ones((1, s2)), identity)[0])
