@@ -197,3 +197,36 @@ def test_definition_c_has_an_interval_and_a_min_count_sensitivity(tiny_config):
     for _, rows in table.groupby(["family", "split"]):
         assert rows.n_types.iloc[0] > rows.n_types.iloc[1]
     assert (np.isfinite(table.ci_low) == (table.snr > 0)).all()
+
+
+def test_agreement_without_words_zero_in_every_seed(results):
+    from seedexplain import report
+    from seedexplain.stats import texts_agreement
+
+    table = report.agreement_summary(results).set_index(["family", "split"])
+    for (family, split), row in table.iterrows():
+        arrays = results.arrays(family, split)
+        zero = np.concatenate([np.all(a == 0, axis=1) for a in arrays])
+        assert row.zero_share == zero.mean()
+        if not zero.any():  # nothing to leave out: the same medians
+            assert row.spearman_nonzero == pytest.approx(texts_agreement(arrays).spearman.median())
+
+
+def test_agreement_leaves_out_words_that_tie_at_zero_in_every_seed():
+    """Words scored 0 by every seed tie in every seed and move rank agreement (either way: up when they sit at one
+    end of the scores, towards 0 in the middle); without them, the agreement is that of the scored words only."""
+    from types import SimpleNamespace
+
+    from seedexplain import report
+    from seedexplain.stats import texts_agreement
+
+    rng = np.random.default_rng(0)
+    scored = np.abs(rng.normal(size=(6, 8))) + np.arange(6.0)[:, None]  # positive, mostly the same order
+    arrays = [np.vstack([scored, np.zeros((6, 8))]), np.vstack([np.zeros((2, 8)), scored[:3]])]
+    fake = SimpleNamespace(families=("linear",), arrays=lambda family, split: arrays)
+    row = report.agreement_summary(fake).iloc[0]
+    expected = texts_agreement([scored, scored[:3]]).median()
+    assert row.spearman_nonzero == pytest.approx(expected.spearman)
+    assert row.kendall_nonzero == pytest.approx(expected.kendall)
+    assert row.zero_share == 8 / 17 and row.n_texts_nonzero == 2
+    assert row.spearman > row.spearman_nonzero  # zeros below every score: a block every seed ranks last
