@@ -66,6 +66,12 @@ def test_plausibility_cost_of_each_format():
     for n_words in (20, 40):
         bits = {f: plausibility_cost(n_words, f, n_segments=2).bits for f in FORMATS}
         assert bits["segments"] < bits["spans"] < bits["magnitude"] < bits["word"]
+    # Resolution: the share of words with a unit of their own.
+    assert word.resolution == plausibility_cost(4, "magnitude").resolution == 1.0
+    assert span.resolution == pytest.approx(1 / 7) and plausibility_cost(6, "spans", k=3).resolution == 0.0
+    assert pairs.resolution == 0.0 and plausibility_cost(5, "spans", k=1).resolution == 1.0
+    assert plausibility_cost(9, "segments", n_segments=2, segment_sizes=[1, 8]).resolution == pytest.approx(1 / 9)
+    assert math.isnan(plausibility_cost(9, "segments", n_segments=2).resolution)
     with pytest.raises(ValueError, match="format='segments' needs n_segments in 1..9"):
         plausibility_cost(9, "segments")
     with pytest.raises(ValueError, match="format='bigram' is not one of 'word', 'magnitude'"):

@@ -104,8 +104,11 @@ class PlausibilityCost:
     ``n_units``: scores to inspect. ``words_per_unit``: mean words each score refers to. ``contiguous``: every
     unit is a run of consecutive words. ``signed``: each unit also carries a direction (+/-). ``order``: 1 for
     quantities linear in the attributions (or their ranks), 2 for magnitudes, squares and products. ``bits``:
-    information a reader takes in to know the explanation fully, ``log2(n_units!) + n_units * signed`` (the
-    ordering of the units by score, plus one sign bit per unit).
+    description length of the explanation, ``log2(n_units!) + n_units * signed`` (the ordering of the units by
+    score, plus one sign bit per unit): it depends on the number of units only, so every coarser format is
+    cheaper by it. ``resolution``: what coarsening loses, the share of the text's words that have a unit of their
+    own, whose individual score the reader can still see (1 for one unit per word, 0 for pairs; NaN for segments
+    without their sizes).
     """
 
     format: str
@@ -115,6 +118,7 @@ class PlausibilityCost:
     signed: bool
     order: int
     bits: float
+    resolution: float
 
 
 def _n_units(n_words: int, format: str, k: int, lag: int, n_segments: int | None) -> int:
@@ -131,14 +135,16 @@ def _n_units(n_words: int, format: str, k: int, lag: int, n_segments: int | None
 
 @validated(n_words=POSITIVE_INT, format=OneOf(FORMATS), k=POSITIVE_INT, lag=POSITIVE_INT)
 def plausibility_cost(
-    n_words: int, format: str, *, k: int = 3, lag: int = 1, n_segments: int | None = None
+    n_words: int, format: str, *, k: int = 3, lag: int = 1, n_segments: int | None = None,
+    segment_sizes: Sequence[int] | None = None,
 ) -> PlausibilityCost:
     """Return the reading cost of a text of ``n_words`` words explained in ``format`` (see :class:`PlausibilityCost`).
 
     The cost is a proxy, chosen to be simple and to rank formats defensibly: the bits of the full signed ordering
     of the units grow with the number of units (finer formats say more and cost more to read), and the flags
     say how much structure the reader must handle (non-contiguous units, second-order quantities). ``k`` is the
-    span length, ``lag`` the interaction distance, ``n_segments`` the number of segments of the text.
+    span length, ``lag`` the interaction distance, ``n_segments`` the number of segments of the text and
+    ``segment_sizes`` their numbers of words (for the resolution).
     """
     n_units = _n_units(n_words, format, k, lag, n_segments)
     signed = format in ("word", "spans", "segments", "pairwise_interactions")
@@ -147,6 +153,12 @@ def plausibility_cost(
         format, 2.0 if format == "pairwise_interactions" else 1.0
     )
     bits = float(special.gammaln(n_units + 1) / np.log(2) + n_units * signed)
+    if format == "spans":
+        own = n_words if k == 1 else int(n_words % k == 1)
+    elif format == "segments":
+        own = np.nan if segment_sizes is None else int(np.sum(np.asarray(segment_sizes) == 1))
+    else:
+        own = 0 if format == "pairwise_interactions" else n_words
     return PlausibilityCost(
         format=format,
         n_units=n_units,
@@ -155,6 +167,7 @@ def plausibility_cost(
         signed=signed,
         order=order,
         bits=bits,
+        resolution=float(own / n_words),
     )
 
 
@@ -182,6 +195,13 @@ def format_label(format: str, *, k: int = 3, lag: int = 1) -> str:
     return {"spans": f"spans_k{k}", "pairwise_interactions": f"pairwise_interactions_lag{lag}"}.get(format, format)
 
 
+def _segment_sizes(boundaries: Sequence[Sequence[int]] | None, text: int, n_words: int) -> list[int] | None:
+    """Return the numbers of words of text ``text``'s segments (None without boundaries)."""
+    if boundaries is None:
+        return None
+    return list(np.diff([*boundaries[text], n_words]))
+
+
 def format_table(
     arrays: Sequence[np.ndarray],
     formats: Sequence[str] = DEFAULT_FORMATS,
@@ -196,7 +216,8 @@ def format_table(
     ``arrays``: list of ``(n_words_t, n_seeds)``. ``scale`` normalises every (text, seed) column of the word-level
     attributions before the transform (definition B), and the units' SNR is then definition A. ``boundaries[t]``
     are the segment starts of text ``t`` (needed for "segments"). Columns: ``format, label`` (:func:`format_label`),
-    ``text, n_words, n_units, signal, noise, snr, snr_naive, bits, words_per_unit, contiguous, signed, order``.
+    ``text, n_words, n_units, signal, noise, snr, snr_naive, bits, resolution, words_per_unit, contiguous, signed,
+    order``.
     Texts too short for a format (``n_words <= lag`` for interactions) are skipped; a format with one unit gives a
     NaN SNR.
     """
@@ -216,14 +237,15 @@ def format_table(
         ]
         snr = texts_snr(units).reset_index(drop=True).drop(columns=["n_words", "signal_naive"])
         costs = pd.DataFrame(
-            [asdict(plausibility_cost(scaled[t].shape[0], format, k=k, lag=lag, n_segments=len(u)))
+            [asdict(plausibility_cost(scaled[t].shape[0], format, k=k, lag=lag, n_segments=len(u),
+                                      segment_sizes=_segment_sizes(boundaries, t, scaled[t].shape[0])))
              for t, u in zip(keep, units)]
         )
         extra = {"label": format_label(format, k=k, lag=lag), "text": keep,
                  "n_words": [scaled[t].shape[0] for t in keep]}
         frames.append(pd.concat([costs, snr], axis=1).assign(**extra))
     columns = ["format", "label", "text", "n_words", "n_units", "signal", "noise", "snr", "snr_naive", "bits",
-               "words_per_unit", "contiguous", "signed", "order"]
+               "resolution", "words_per_unit", "contiguous", "signed", "order"]
     return pd.concat(frames, ignore_index=True)[columns]
 
 
@@ -249,8 +271,10 @@ def format_tradeoff(arrays: dict[str, Sequence[np.ndarray]], boundaries: Sequenc
 
 
 def tradeoff_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Return per (family, split, label): median SNR, median bits (the description length) and units over texts."""
-    return table.groupby(["family", "split", "label"])[["snr", "bits", "n_units"]].median().reset_index()
+    """Return per (family, split, label): median SNR, bits (the description length), resolution and units over
+    texts."""
+    columns = ["snr", "bits", "resolution", "n_units"]
+    return table.groupby(["family", "split", "label"])[columns].median().reset_index()
 
 
 def units_snr(x: np.ndarray, lengths: np.ndarray, seed_weights: np.ndarray | None = None) -> np.ndarray:

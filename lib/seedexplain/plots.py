@@ -139,24 +139,28 @@ def word_distributions(examples: Sequence[tuple[tuple[str, ...], Mapping[str, np
 
 
 def snr_vs_cost(summary: pd.DataFrame) -> Figure:
-    """Return median SNR against median reading cost (bits) per explanation format, one panel per split.
+    """Return median SNR against the two costs of each explanation format, one column per split: the description
+    length (bits, top row) and the resolution (share of words with a unit of their own, bottom row).
 
-    ``summary`` comes from :func:`seedexplain.report.tradeoff_summary`. Points up and to the left are formats
-    that are more stable across seeds and cheaper to read.
+    ``summary`` comes from :func:`seedexplain.beyond.tradeoff_summary`. Up and to the left on top: more stable and
+    shorter; up and to the right below: more stable and still word by word.
     """
     splits = [s for s in SPLIT_LABELS if s in set(summary.split)]
-    fig, axes = plt.subplots(1, len(splits), figsize=(5.2 * len(splits), 4.0), squeeze=False, sharey=True)
-    for ax, split in zip(axes[0], splits):
-        for family, part in summary[summary.split == split].groupby("family"):
-            ax.scatter(part.bits, part.snr.clip(lower=1e-3), color=COLOURS[family], label=FAMILY_LABELS[family])
-            for _, row in part.iterrows():
-                ax.annotate(row["label"].replace("_", " "), (row.bits, max(row.snr, 1e-3)), fontsize=7,
-                            xytext=(3, 2), textcoords="offset points")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("reading cost (bits, median over texts)")
-        ax.set_title(SPLIT_LABELS[split], fontsize=10)
-    axes[0, 0].set_ylabel("median SNR over texts")
+    fig, axes = plt.subplots(2, len(splits), figsize=(5.2 * len(splits), 7.6), squeeze=False, sharey=True)
+    for column, split in enumerate(splits):
+        for ax, x, label in ((axes[0, column], "bits", "description length (bits, median over texts)"),
+                             (axes[1, column], "resolution", "resolution (share of words with a unit of their own)")):
+            for family, part in summary[summary.split == split].groupby("family"):
+                ax.scatter(part[x], part.snr.clip(lower=1e-3), color=COLOURS[family], label=FAMILY_LABELS[family])
+                for _, row in part.iterrows():
+                    ax.annotate(row["label"].replace("_", " "), (row[x], max(row.snr, 1e-3)), fontsize=7,
+                                xytext=(3, 2), textcoords="offset points")
+            ax.set_yscale("log")
+            ax.set_xscale("log" if x == "bits" else "linear")
+            ax.set_xlabel(label)
+        axes[0, column].set_title(SPLIT_LABELS[split], fontsize=10)
+    for row in axes:
+        row[0].set_ylabel("median SNR over texts")
     axes[0, 0].legend(fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
