@@ -63,6 +63,13 @@ def test_aopc_on_a_model_whose_important_word_is_known(tokenizer, deletion):
     np.testing.assert_allclose(result.keep, [[0.1, 0.0], [3.1, 3.0]], atol=1e-6)
     np.testing.assert_allclose(result.comprehensiveness, [3.05, 0.05], atol=1e-6)
     np.testing.assert_allclose(result.sufficiency, [0.05, 3.05], atol=1e-6)
+    # ERASER's form: the predicted class's probability sigma(3.1) against sigma(g) after deletion.
+    sigma = lambda z: 1 / (1 + np.exp(-np.asarray(z)))  # noqa: E731
+    p = sigma(3.1)
+    np.testing.assert_allclose(result.comprehensiveness_probability,
+                               [np.mean(p - sigma([0.1, 0.0])), np.mean(p - sigma([3.1, 3.0]))], atol=1e-6)
+    np.testing.assert_allclose(result.sufficiency_probability,
+                               [np.mean(p - sigma([3.0, 3.1])), np.mean(p - sigma([0.0, 0.1]))], atol=1e-6)
 
 
 def test_aopc_ranks_by_evidence_for_the_predicted_class(tokenizer):
@@ -182,7 +189,8 @@ def test_compare_methods_table(tiny):
                                  percents=(20, 50))
     table = comparison.table.set_index("method")
     assert list(table.index) == list(methods) and set(comparison.explanations) == set(methods)
-    assert list(table.columns) == ["seconds_per_text", "comprehensiveness", "sufficiency", "loo_spearman",
+    assert list(table.columns) == ["seconds_per_text", "comprehensiveness", "sufficiency",
+                                   "comprehensiveness_probability", "sufficiency_probability", "loo_spearman",
                                    "randomisation_spearman"]
     assert (table.seconds_per_text > 0).all() and np.isfinite(table.to_numpy()).all()
     assert table.loc["attention_last", "randomisation_spearman"] == pytest.approx(1.0)

@@ -68,6 +68,7 @@ def head_randomisation(config: Config, *, methods: Sequence[str], seed_offset: i
                                         max_length=config.max_length)
 
 
+@revision(2)  # 2: the table holds the probability forms of AOPC
 def method_comparison(config: Config, *, n_texts: int, methods: Sequence[str], n_layers: int,
                       machine: dict[str, Any]) -> MethodComparison:
     """Return :func:`seedexplain.faithfulness.compare_methods` on the first ``n_texts`` short test texts.

@@ -9,7 +9,11 @@ methods (evidence *for* the predicted class first) and by ``a`` for unsigned one
 - comprehensiveness ``C_k = g(x) − g(x without top_k)``: higher is more faithful;
 - sufficiency ``S_k = g(x) − g(top_k only)``: lower is more faithful;
 
-and AOPC averages each over the grid of ``k`` (DeYoung et al. 2020, ERASER). Words are deleted the way
+and AOPC averages each over the grid of ``k`` (DeYoung et al. 2020, ERASER). ERASER states both on the predicted
+class's probability, ``p = σ(g)`` for two classes; :class:`AOPC` holds both forms, the margins (logit units) and
+the probabilities (comparable with the literature). Unsigned methods have no direction, so their score is their
+rank; ranking them by ``s · a`` like the signed ones would put the *least* important word first for class 0.
+Words are deleted the way
 occlusion deletes them: their tokens are removed and the text closes up (``deletion="remove"``, default), or
 each token becomes [MASK] (``"mask"``).
 """
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
+from scipy import special
 from scipy.stats import rankdata
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -44,6 +49,8 @@ class AOPC:
 
     ``drop`` and ``keep`` (shape ``(n_texts, n_percents)``) are the per-k values ``C_k`` and ``S_k`` behind
     them; ``margin`` (shape ``(n_texts,)``) is ``g(x) = |f(x)|``, the margin that deletions reduce.
+    ``comprehensiveness_probability`` and ``sufficiency_probability`` are the same on the probability of the
+    predicted class, ``σ(g(x)) − σ(g(·))`` (ERASER's form), in [−1, 1].
     """
 
     percents: tuple[float, ...]
@@ -52,6 +59,8 @@ class AOPC:
     drop: np.ndarray
     keep: np.ndarray
     margin: np.ndarray
+    comprehensiveness_probability: np.ndarray
+    sufficiency_probability: np.ndarray
 
 
 def _check_percents(percents: Sequence[float]) -> tuple[float, ...]:
@@ -114,7 +123,9 @@ def aopc(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequ
     g = sequences_logit_difference(model, sequences, pad_id, batch_size).reshape(shape) * signs[:, None, None]
     margin = signs * f
     drop, keep = margin[:, None] - g[..., 0], margin[:, None] - g[..., 1]
-    return AOPC(percents, drop.mean(axis=1), keep.mean(axis=1), drop, keep, margin)
+    p, deleted = special.expit(margin)[:, None], special.expit(g)
+    return AOPC(percents, drop.mean(axis=1), keep.mean(axis=1), drop, keep, margin,
+                (p - deleted[..., 0]).mean(axis=1), (p - deleted[..., 1]).mean(axis=1))
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -189,7 +200,8 @@ class MethodComparison:
     """Every method's explanations of the same texts, and one row per method in ``table``.
 
     ``table`` columns: ``method``, ``seconds_per_text`` (wall time of :func:`word_attributions`),
-    ``comprehensiveness`` and ``sufficiency`` (mean AOPC over texts), ``loo_spearman`` (median agreement with
+    ``comprehensiveness`` and ``sufficiency`` (mean AOPC over texts, margins), their ``*_probability`` forms
+    (ERASER's, on the predicted class's probability), ``loo_spearman`` (median agreement with
     leave-one-word-out) and ``randomisation_spearman`` (median correlation with the explanations of the model
     whose head, and top ``n_layers`` layers, were re-initialised; near 0 is what a faithful method gives).
     """
@@ -224,6 +236,8 @@ def compare_methods(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
         rows.append({"method": method, "seconds_per_text": seconds[method],
                      "comprehensiveness": float(np.mean(faithful.comprehensiveness)),
                      "sufficiency": float(np.mean(faithful.sufficiency)),
+                     "comprehensiveness_probability": float(np.mean(faithful.comprehensiveness_probability)),
+                     "sufficiency_probability": float(np.mean(faithful.sufficiency_probability)),
                      "loo_spearman": _median(loo_agreement(explanations[method], explanations["occlusion"])),
                      "randomisation_spearman": _median(randomised)})
     return MethodComparison({m: explanations[m] for m in methods}, pd.DataFrame(rows))
