@@ -27,6 +27,7 @@ n_texts = None  # short test texts explained by every method (faithfulness table
 # text and seed than the gradient methods; add them with -p snr_methods ... when time allows.
 snr_methods = ("grad_x_input", "saliency", "integrated_gradients", "lrp", "attention_last", "attention_rollout")
 n_layers = 0  # encoder layers re-initialised, on top of the head, in the randomisation check
+cascade_methods = ("grad_x_input", "saliency", "lrp", "attention_last")  # methods of the cascading randomisation
 artifacts = "../artifacts"
 figures = "../book/figures"  # where the book picks up this notebook's figures
 
@@ -81,6 +82,23 @@ prose.glue_frame(spread.reset_index(names="part"), ["part"], "lrp_share")
 glue("lrp_share_n_seeds", len(shares), display=False)
 glue("lrp_share_max_relative_residual", float(shares.max_relative_residual.max()), display=False)
 spread.round(4)
+
+# %% [markdown]
+# ## Cascading model randomisation (Adebayo et al. 2018)
+#
+# The head alone, then the encoder layers from the top down, re-initialised; signed scores and magnitudes.
+
+# %%
+cascade = cached_call(artifacts, "cascading_randomisation", checks.cascading_randomisation, config=config,
+                      n_texts=n_texts, methods=list(cascade_methods))
+prose.glue_frame(cascade, ["method", "n_layers"], "cascade")
+prose.glue_frame(cascade[cascade.n_layers == cascade.n_layers.max()].assign(n_layers="all"), ["method", "n_layers"],
+                 "cascade")
+glue("cascade_max_layers", int(cascade.n_layers.max()), display=False)
+fig = plots.cascading_randomisation(cascade)
+plots.save_figure(fig, "cascading_randomisation", figures)
+plt.show()
+cascade.round(3)
 
 # %% [markdown]
 # ## Agreement between methods

@@ -170,6 +170,23 @@ def test_randomisation_check_exposes_attention_blind_to_the_head(tiny):
     np.testing.assert_allclose(randomisation_check(model, tokenizer, RANDOMISATION_TEXTS, trained), 1.0)
 
 
+def test_cascading_randomisation_from_the_head_down(tiny):
+    """Attention is blind to the head (correlation 1 at 0 layers) and changes once its layers are drawn again;
+    the signed gradient × input loses its agreement once the layers are re-drawn, and its magnitudes too."""
+    from seedexplain.faithfulness import cascading_randomisation
+
+    model, tokenizer = tiny
+    attention = word_attributions(model, tokenizer, RANDOMISATION_TEXTS, method="attention_last")
+    table = cascading_randomisation(model, tokenizer, RANDOMISATION_TEXTS, attention).set_index("n_layers")
+    assert list(table.index) == [0, 1, 2]
+    assert table.loc[0, "spearman_signed"] == pytest.approx(1.0)
+    assert table.loc[0, "spearman_magnitude"] == pytest.approx(1.0)  # non-negative scores: the same ranking
+    assert table.loc[2, "spearman_signed"] < 0.9
+    gradient = word_attributions(model, tokenizer, RANDOMISATION_TEXTS, method="grad_x_input")
+    cascade = cascading_randomisation(model, tokenizer, RANDOMISATION_TEXTS, gradient).set_index("n_layers")
+    assert cascade.loc[2, "spearman_signed"] < 0.35 and cascade.loc[2, "spearman_magnitude"] < 0.6
+
+
 def test_agreement_matrix_compares_unsigned_methods_through_magnitudes():
     signed = [explanation([-3.0, 1.0, 2.0, 0.5])]
     unsigned = [explanation([3.0, 1.0, 2.0, 0.5], method="saliency")]

@@ -81,6 +81,22 @@ def method_comparison(config: Config, *, n_texts: int, methods: Sequence[str], n
                            seed=config.seed, n_layers=n_layers)
 
 
+def cascading_randomisation(config: Config, *, n_texts: int, methods: Sequence[str]) -> pd.DataFrame:
+    """Return :func:`seedexplain.faithfulness.cascading_randomisation` of the fine-tuned model (first seed) on the
+    first ``n_texts`` short test texts, for every method in ``methods``, with a ``method`` column."""
+    from seedexplain.attribution import word_attributions
+    from seedexplain.faithfulness import cascading_randomisation as cascade
+
+    model, tokenizer = _finetuned(config)
+    texts = pipeline.dataset(config).test_short.texts[:n_texts]
+    frames = []
+    for method in methods:
+        explanations = word_attributions(model, tokenizer, texts, method=method, max_length=config.max_length)
+        frames.append(cascade(model, tokenizer, texts, explanations, seed=config.seed,
+                              max_length=config.max_length).assign(method=method))
+    return pd.concat(frames, ignore_index=True)
+
+
 def lrp_budget_by_seed(config: Config, *, n_texts: int) -> pd.DataFrame:
     """Return, per seed of ``config``, the shares of ``f`` that conservative LRP gives to words, special tokens,
     position/type embeddings and biases (:func:`seedexplain.faithfulness.budget_shares`) on the first ``n_texts``

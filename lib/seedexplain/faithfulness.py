@@ -195,6 +195,28 @@ def randomisation_check(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBa
     return np.array([spearman(a.scores, b.scores) for a, b in zip(explanations, randomised)])
 
 
+def cascading_randomisation(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str],
+                            explanations: Sequence[Explanation], *, seed: int = 0,
+                            **options: object) -> pd.DataFrame:
+    """Return the cascading randomisation test of Adebayo et al. (2018): one row per number of re-initialised
+    encoder layers (0: the head alone, then from the top layer down to every layer), with the median over texts of
+    the Spearman correlation between ``explanations`` and those of the randomised copy (:func:`randomised_copy`),
+    on the signed scores (``spearman_signed``) and on their magnitudes (``spearman_magnitude``: a method that only
+    keeps which words matter, not their direction, is judged on that).
+
+    ``options`` are those of :func:`~seedexplain.attribution.word_attributions` (e.g. ``max_length``).
+    """
+    method = explanations[0].method
+    rows = []
+    for n_layers in range(len(model.base_model.encoder.layer) + 1):
+        randomised = word_attributions(randomised_copy(model, seed=seed, n_layers=n_layers), tokenizer, texts,
+                                       method=method, **options)
+        signed = np.array([spearman(a.scores, b.scores) for a, b in zip(explanations, randomised)])
+        magnitude = np.array([spearman(np.abs(a.scores), np.abs(b.scores)) for a, b in zip(explanations, randomised)])
+        rows.append(dict(n_layers=n_layers, spearman_signed=_median(signed), spearman_magnitude=_median(magnitude)))
+    return pd.DataFrame(rows)
+
+
 @dataclass(frozen=True)
 class MethodComparison:
     """Every method's explanations of the same texts, and one row per method in ``table``.

@@ -166,6 +166,24 @@ def snr_vs_cost(summary: pd.DataFrame) -> Figure:
     return fig
 
 
+def cascading_randomisation(table: pd.DataFrame) -> Figure:
+    """Return the median Spearman correlation with the randomised model's explanations against the number of
+    re-initialised encoder layers (0: the head alone), per method: signed scores (solid) and magnitudes (dashed).
+
+    ``table``: :func:`seedexplain.checks.cascading_randomisation` rows.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for i, (method, rows) in enumerate(table.groupby("method", sort=False)):
+        ax.plot(rows.n_layers, rows.spearman_signed, "o-", color=f"C{i}", label=method)
+        ax.plot(rows.n_layers, rows.spearman_magnitude, "o--", color=f"C{i}", alpha=0.6)
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set(xlabel="encoder layers re-initialised from the top (0: head only)",
+           ylabel="median Spearman with the original", ylim=(-0.3, 1.05))
+    ax.legend(frameon=False, fontsize=7, title="solid: signed, dashed: |score|", title_fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def method_agreement(agreement: pd.DataFrame) -> Figure:
     """Return a heatmap of the median Spearman correlation over texts between every pair of methods.
 
