@@ -159,7 +159,7 @@ rates.round(3)
 corpus_coverage = cached_call(artifacts, "corpus_coverage", synthetic.corpus_coverage, n_reps=n_corpus_reps,
                               n_texts=100, n_words=range(10, 21), n_seeds=n_seeds, seed_scales=[0.0, 0.3, 0.5],
                               rng=seed, n_resamples=n_resamples)
-prose.glue_frame(corpus_coverage.assign(scale=(10 * corpus_coverage.seed_scale).round().astype(int)), ["scale"],
-                 "ccov")
+scale_key = (10 * corpus_coverage.seed_scale).round().astype(int).astype(str)  # 0.3 -> "3"
+prose.glue_frame(corpus_coverage.assign(scale=scale_key), ["scale"], "ccov")
 glue("n_corpus_reps", n_corpus_reps, display=False)
 corpus_coverage.round(3)
