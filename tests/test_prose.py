@@ -96,3 +96,16 @@ def test_formats_conclusion_counts_the_formats_that_only_looked_better():
                                          "had a higher median SNR than words that does not survive the null or the "
                                          "seed-level interval")
     assert formats_conclusion(table.assign(above_word=False)).startswith("no format beats words")
+
+
+def test_formats_above_word_lists_the_winners_and_says_so_when_there_are_none():
+    from seedexplain.report import formats_above_word
+
+    table = pd.DataFrame(dict(family="linear", split="test_short", label=["ranks", "spans_k2"],
+                              format_snr=[3.0, 2.5], word_snr=[1.0, 1.0], ci_low=[0.5, 0.1],
+                              ci_high=[3.0, 2.0], above_word=[True, True]))
+    assert formats_above_word(table, "linear", "test_short") == ("ranks (+2.00 [0.50, 3.00]), "
+                                                                 "spans k2 (+1.50 [0.10, 2.00])")
+    assert formats_above_word(table.assign(above_word=False), "linear", "test_short") == "no format beats words"
+    with pytest.raises(ValueError, match="family='transformer'"):
+        formats_above_word(table, "transformer", "test_short")

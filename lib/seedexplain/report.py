@@ -290,11 +290,13 @@ def format_comparisons(results: Results, boundaries: dict[str, Sequence[Sequence
 
 def formats_above_word(table: pd.DataFrame, family: str, split: str) -> str:
     """Return the formats of :func:`format_comparisons` that beat words for ``family`` on ``split`` (interval of
-    format − word SNR above 0 and above their null), as text, largest difference first; ``"none"`` when none does.
+    format − word SNR above 0 and above their null), as text, largest difference first; ``"no format beats words"``
+    when none does.
     """
     rows = table[(table.family == family) & (table.split == split)]
     if rows.empty:
         raise ValueError(f"no comparison for family={family!r}, split={split!r}")
     better = rows[rows.above_word].assign(difference=lambda t: t.format_snr - t.word_snr)
-    return ", ".join(f"{r.label.replace('_', ' ')} (+{r.difference:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}])"
-                     for r in better.sort_values("difference", ascending=False).itertuples()) or "none"
+    listed = ", ".join(f"{r.label.replace('_', ' ')} (+{r.difference:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}])"
+                       for r in better.sort_values("difference", ascending=False).itertuples())
+    return listed or "no format beats words"
