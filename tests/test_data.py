@@ -124,5 +124,75 @@ def test_bad_csv_rows_are_clear_errors(tmp_path, content, match):
 
 
 def test_dataset_must_be_a_name_or_an_existing_csv(tmp_path):
-    with pytest.raises(ValueError, match="dataset=.*missing.csv.* is not one of 'subjectivity', 'synthetic' nor"):
+    with pytest.raises(ValueError, match="dataset=.*missing.csv.* is not one of 'subjectivity', 'polarity', "
+                                         "'bbc', 'amazon-fr', 'synthetic' nor"):
         make_config("quick", dataset=str(tmp_path / "missing.csv"))
+
+
+@pytest.mark.parametrize("name", ["polarity", "bbc"])
+def test_registered_tasks_split_by_group_with_long_texts_of_one_document(name):
+    config = make_config("quick", dataset=name, n_train=200, n_test_short=40, n_test_long=10)
+    data = load_dataset(config)
+    assert data.name == name and len(data.train) == 200 and len(data.test_long) == 10
+    assert not set(data.train.groups) & (set(data.test_short.groups) | set(data.test_long.groups))
+    assert np.median([n_words(t) for t in data.test_long.texts]) >= 4 * np.median(
+        [n_words(t) for t in data.test_short.texts])
+    assert load_dataset(config).test_short.texts == data.test_short.texts
+
+
+def test_bbc_units_are_sentences_of_the_two_topics():
+    from seedexplain.data import BBC_TOPICS, bbc_units
+
+    units = bbc_units()
+    assert BBC_TOPICS == ("business", "politics") and set(units.label) == {0, 1}
+    assert units.movie.str.startswith(("business/", "politics/")).all()
+    assert (units.groupby("movie").label.nunique() == 1).all() and units.text.map(n_words).min() >= 5
+
+
+def _french_file(folder, rows):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "polarity-fr-amazon.csv").write_text("".join(f'"{t}",{y}\n' for t, y in rows), encoding="utf-8")
+
+
+def test_a_french_review_is_cut_before_accented_capitals_and_split_by_review(tmp_path, monkeypatch):
+    from seedexplain import data
+
+    monkeypatch.setattr(data, "SHARED_DATA", tmp_path)
+    data.amazon_fr_units.cache_clear()
+    review = ("Un roman très bien écrit du début à la fin. À lire absolument cet été sans attendre. "
+              "Énorme coup de cœur pour moi.")
+    rows = [(f"{review} Numéro {i} de la série que voici.", 1) for i in range(6)]
+    rows += [(f"Livre ennuyeux et mal écrit du début à la fin. Évitez ce titre numéro {i} sans hésiter.", -1)
+             for i in range(6)]
+    rows += [("Un doublon exact qui compte une seule fois ici.", 1)] * 2
+    rows += [("Un texte aux deux étiquettes ici.", 1), ("Un texte aux deux étiquettes ici.", -1)]
+    _french_file(tmp_path, rows)
+    units = data.amazon_fr_units()
+    data.amazon_fr_units.cache_clear()
+    first = units[units.movie == "review0"].text.tolist()
+    assert first[:3] == ["Un roman très bien écrit du début à la fin.", "À lire absolument cet été sans attendre.",
+                         "Énorme coup de cœur pour moi."]
+    assert "Un texte aux deux étiquettes ici." not in set(units.text)
+    assert (units.text == "Un doublon exact qui compte une seule fois ici.").sum() == 1
+    assert set(units.label) == {0, 1}
+
+
+def test_an_absent_shared_file_is_reported_before_any_work(tmp_path, monkeypatch):
+    from seedexplain import data
+    from seedexplain.pipeline import data_params
+
+    monkeypatch.setattr(data, "SHARED_DATA", tmp_path / "nowhere")
+    assert not data.available("amazon-fr") and data.available("bbc")
+    with pytest.raises(FileNotFoundError, match="dataset='amazon-fr' reads .*nowhere.*SEEDEXPLAIN_SHARED_DATA"):
+        data_params(make_config("quick", dataset="amazon-fr"))
+
+
+def test_a_shared_file_keys_its_artifacts_by_content(tmp_path, monkeypatch):
+    from seedexplain import data
+    from seedexplain.pipeline import data_params
+
+    monkeypatch.setattr(data, "SHARED_DATA", tmp_path)
+    _french_file(tmp_path, [("Très bon livre à lire.", 1), ("Mauvais livre à oublier.", -1)])
+    key = data_params(make_config("quick", dataset="amazon-fr"))
+    _french_file(tmp_path, [("Très bon livre à relire.", 1), ("Mauvais livre à oublier.", -1)])
+    assert data_params(make_config("quick", dataset="amazon-fr")) != key

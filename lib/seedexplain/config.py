@@ -31,9 +31,9 @@ from seedexplain.constraints import (
     OneOf,
     check,
 )
-from seedexplain.registry import TransformerName, resolve
+from seedexplain.registry import TASKS, TransformerName, resolve
 
-DATASETS = ("subjectivity", "synthetic")
+DATASETS = tuple(TASKS)
 RANDOMNESS = ("seed", "seed+data", "data")
 """What differs between the seeds of a run, identically for every family: ``seed`` the initialisation, data order
 and dropout; ``seed+data`` those and a bootstrap resample of the training set drawn from the seed; ``data`` only the

