@@ -1,0 +1,277 @@
+"""The study's multiverse: is the paper's claim a property of the families or of the headline setting?
+
+A :class:`Cell` is the headline configuration with a few parameters changed (:data:`GRID`, one factor at a time
+plus the crossings that matter). Every cell runs through one code path, :func:`seedexplain.pipeline.run` in this
+process, so its models and explanations are cached and resumable like the headline's; :func:`run_cell` turns a
+cell's results into one row per (family, split) — accuracy, median per-text SNR with its hierarchical interval,
+cost — and one seed-level comparison per split (:func:`seedexplain.stats.seed_level_comparison`: the seeds are
+the replications). A cell whose data is absent is "not run"; a cell that fails is reported by name, with its
+error, and the others still run (:func:`run_grid`). :func:`verdicts` adjusts the p-values of every (cell, split)
+for multiplicity (Holm) before it counts where the claim holds; :func:`factorial` fits a linear mixed model of
+per-text log SNR.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seedexplain.config import Config
+from seedexplain.constraints import PROBABILITY, SPLITS, Integer, OneOf, check, validated
+from seedexplain.data import available
+from seedexplain.registry import TASKS, TRANSFORMERS
+
+log = logging.getLogger(__name__)
+
+FACTORS = ("headline", "task", "model", "method", "regime", "linear", "randomness", "crossing")
+"""What a cell changes from the headline setting (the forest plot's colours)."""
+CLAIM = ("linear", "transformer")
+"""The first family should have the higher SNR (the paper's claim); the effect is log(median SNR ratio)."""
+FACTORIAL_SEEDS = 5
+"""Seeds per family that enter the factorial analysis (the cells' smallest count, so that every per-text SNR is
+estimated from as many seeds)."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One setting of the multiverse: ``overrides`` of the headline configuration, and what they change."""
+
+    name: str
+    factor: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        check("factor", self.factor, OneOf(FACTORS))
+
+    def config(self, headline: Config) -> Config:
+        """Return the cell's configuration: ``headline`` with the cell's overrides."""
+        return dataclasses.replace(headline, **self.overrides)
+
+
+FIVE = {"n_seeds": 5}
+GRID: dict[str, tuple[Cell, ...]] = {
+    "full": (
+        Cell("headline", "headline", {}, "subjectivity, MiniLM-L6 fine-tuned 1 epoch, LRP, bag of words, seed+data"),
+        Cell("task: polarity", "task", {**FIVE, "dataset": "polarity"}),
+        Cell("task: BBC business vs politics", "task", {**FIVE, "dataset": "bbc"}),
+        Cell("model: MiniLM-L3", "model", {**FIVE, "transformer": "minilm-l3"}, "3 layers"),
+        Cell("model: multilingual-e5-small", "model", {**FIVE, "transformer": "e5-small"}, "12 layers"),
+        Cell("task: French reviews (e5-small)", "crossing", {**FIVE, "dataset": "amazon-fr", "transformer": "e5-small"},
+             "French needs the multilingual encoder; compare with the e5-small cell"),
+        Cell("method: gradient × input", "method", {**FIVE, "method": "grad_x_input"}),
+        Cell("regime: 3 epochs", "regime", {**FIVE, "epochs": 3}),
+        Cell("linear: linguistic features", "linear", {**FIVE, "linear": "features"}),
+        Cell("randomness: seed only", "randomness", {**FIVE, "randomness": "seed"}),
+        Cell("gradient × input, seed only", "crossing", {**FIVE, "method": "grad_x_input", "randomness": "seed"},
+             "does the method's effect depend on what the seed changes?"),
+    ),
+    # The quick book: the headline and one method cell (the same models), and the French cell ("not run" where the
+    # shared data folder is absent, as on CI).
+    "quick": (
+        Cell("headline", "headline", {}, "the quick profile's headline"),
+        Cell("method: gradient × input", "method", {"method": "grad_x_input"}),
+        Cell("task: French reviews (e5-small)", "crossing", {"dataset": "amazon-fr", "transformer": "e5-small"}),
+    ),
+}
+"""The cells of each profile's multiverse, headline first."""
+
+
+def grid(profile: str) -> tuple[Cell, ...]:
+    """Return the cells of ``profile``'s multiverse."""
+    return GRID[check("profile", profile, OneOf(tuple(GRID)))]
+
+
+def unavailable(config: Config) -> str | None:
+    """Return why ``config`` cannot run on this machine (its data absent), or None."""
+    if config.dataset in TASKS and not available(config.dataset):
+        return f"not run: the texts of {config.dataset!r} are absent from this machine"
+    return None
+
+
+@validated(n_resamples=Integer(50))
+def cell_summary(config: Config, *, n_resamples: int = 2000) -> dict[str, Any]:
+    """Return a cell's rows: ``families`` (per family and split: mean and per-seed accuracy, median SNR with its
+    hierarchical 95% interval, cost in seconds), ``effects`` (per split, the seed-level comparison of
+    :data:`CLAIM`) and ``texts`` (per family, split and text: log SNR of the first :data:`FACTORIAL_SEEDS` seeds,
+    class and number of words). Trains and explains whatever the cache lacks."""
+    from seedexplain import pipeline
+    from seedexplain.snr import texts_snr
+    from seedexplain.stats import bootstrap_ci, seed_level_comparison
+
+    results = pipeline.run(config)
+    families, effects, texts = [], [], []
+    for split in SPLITS:
+        for family in results.families:
+            arrays = results.arrays(family, split)
+            ci = bootstrap_ci(arrays, over="both", n_resamples=n_resamples // 2, rng=0)
+            accuracy = results.accuracy.query("family == @family and split == @split").accuracy
+            families.append(dict(family=family, split=split, accuracy=float(accuracy.mean()),
+                                 accuracy_min=float(accuracy.min()), accuracy_max=float(accuracy.max()),
+                                 median_snr=float(texts_snr(arrays).snr.median()), ci_low=ci.low, ci_high=ci.high,
+                                 n_seeds=config.n_seeds, n_texts=len(arrays), **_cost(config, family, split)))
+            table = texts_snr([a[:, :FACTORIAL_SEEDS] for a in arrays])
+            labels = [e.label for e in results.explanations(family, split)]
+            texts.append(pd.DataFrame(dict(family=family, split=split, text=np.arange(len(table)), label=labels,
+                                           n_words=table.n_words, snr=table.snr)))
+        test = seed_level_comparison(results.arrays(CLAIM[0], split), results.arrays(CLAIM[1], split),
+                                     n_resamples=n_resamples, seed=0)
+        effects.append(dict(split=split, estimate=test.estimate, ci_low=test.ci_low, ci_high=test.ci_high,
+                            p_value=test.p_value, n_seeds=min(test.n_seeds_first, test.n_seeds_second)))
+    return {"families": pd.DataFrame(families), "effects": pd.DataFrame(effects),
+            "texts": pd.concat(texts, ignore_index=True)}
+
+
+def _cost(config: Config, family: str, split: str) -> dict[str, float]:
+    """Return the seconds the cell's artifacts took when they were built, summed over seeds (training on the
+    short-text row only). Cells share artifacts whose keys agree (e.g. the method cell re-uses the headline's
+    models): the cost is then the shared artifact's, paid once for both."""
+    from seedexplain import pipeline
+    from seedexplain.artifacts import read_meta
+
+    train = sum(read_meta(pipeline.train_seed(config, family, s))["seconds"] for s in config.seeds)
+    explain = sum(read_meta(pipeline.explain_seed(config, family, s, split))["seconds"] for s in config.seeds)
+    return {"train_seconds": float(train) if split == SPLITS[0] else 0.0, "explain_seconds": float(explain)}
+
+
+def run_cell(cell: Cell, headline: Config, *, n_resamples: int = 2000) -> dict[str, Any]:
+    """Return the cell's summary (:func:`cached_summary`) with its ``status``: "ok", "not run: ..." (data absent)
+    or "failed: <error>" (an error while it ran, logged with its traceback). A bad parameter of the cell is an
+    error (:meth:`Cell.config` names it and the allowed values)."""
+    config = cell.config(headline)
+    reason = unavailable(config)
+    if reason:
+        log.info("cell %r: %s", cell.name, reason)
+        return {"status": reason}
+    start = time.perf_counter()
+    try:
+        summary = cached_summary(config, n_resamples=n_resamples)
+    except Exception as error:  # a failed cell is reported, the grid goes on
+        log.exception("cell %r failed", cell.name)
+        return {"status": f"failed: {type(error).__name__}: {error}"}
+    log.info("cell %r done in %.0f s", cell.name, time.perf_counter() - start)
+    return {"status": "ok", **summary}
+
+
+def cached_summary(config: Config, *, n_resamples: int = 2000) -> dict[str, Any]:
+    """Return :func:`cell_summary`, cached under everything it depends on: the configuration, the number of
+    resamples, and the parameters of each family's models and explanations (so that a converted model's or a
+    method's revision recomputes it)."""
+    from seedexplain import pipeline
+    from seedexplain.artifacts import cached_value
+
+    params = {"function": "seedexplain.multiverse.cell_summary", "config": config.cache_key(),
+              "n_resamples": n_resamples,
+              "explanations": {f: pipeline.explanation_params(config, f, config.seed, SPLITS[0])
+                               for f in config.families}}
+    return cached_value(config.artifacts, "multiverse", params,
+                        lambda: cell_summary(config, n_resamples=n_resamples))
+
+
+def run_grid(cells: Sequence[Cell], headline: Config, *, n_resamples: int = 2000) -> dict[str, pd.DataFrame]:
+    """Run every cell (one after the other, each logged) and return the grid's tables: ``cells`` (one row per cell:
+    name, factor, what it changes, status), ``families``, ``effects`` and ``texts`` (the rows of
+    :func:`cell_summary` of every cell that ran, with a ``cell`` column). A cell with a bad parameter stops the
+    grid before any work, naming the cell."""
+    for cell in cells:  # every cell's parameters are checked before any work
+        try:
+            cell.config(headline)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"multiverse cell {cell.name!r}: {error}") from None
+    rows: dict[str, list[pd.DataFrame]] = {"families": [], "effects": [], "texts": []}
+    cells_table = []
+    for number, cell in enumerate(cells, start=1):
+        log.info("multiverse cell %d of %d: %s", number, len(cells), cell.name)
+        outcome = run_cell(cell, headline, n_resamples=n_resamples)
+        cells_table.append(dict(cell=cell.name, factor=cell.factor, changes=describe(cell), note=cell.note,
+                                status=outcome["status"]))
+        for key in rows:
+            if key in outcome:
+                rows[key].append(outcome[key].assign(cell=cell.name, factor=cell.factor))
+    out = {key: pd.concat(frames, ignore_index=True) if frames else pd.DataFrame() for key, frames in rows.items()}
+    return {"cells": pd.DataFrame(cells_table), **out}
+
+
+def describe(cell: Cell) -> str:
+    """Return what ``cell`` changes from the headline, e.g. ``dataset=polarity, n_seeds=5``."""
+    return ", ".join(f"{k}={v}" for k, v in cell.overrides.items()) or "nothing (the headline)"
+
+
+@validated(alpha=PROBABILITY)
+def verdicts(effects: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
+    """Return ``effects`` with ``p_holm`` (Holm's adjustment over every (cell, split) row: the family of tests
+    whose conclusions the chapter combines) and ``verdict``: "supported" (linear ahead, ``p_holm < alpha``),
+    "contradicted" (transformer ahead, ``p_holm < alpha``), "not supported", or "no estimate" (a median SNR ≤ 0:
+    no signal left after the bias correction, no log ratio; its NaN p-value is left out of the adjustment)."""
+    from seedexplain.stats import holm
+
+    table = effects.assign(p_holm=holm(effects.p_value.to_numpy()))
+    significant = table.p_holm < alpha
+    verdict = np.select([~np.isfinite(table.estimate), significant & (table.estimate > 0),
+                         significant & (table.estimate < 0)], ["no estimate", "supported", "contradicted"],
+                        "not supported")
+    return table.assign(verdict=verdict)
+
+
+def share_supported(table: pd.DataFrame) -> dict[str, float]:
+    """Return, from :func:`verdicts`, how many (cell, split) rows support or contradict the claim and their share."""
+    n = len(table)
+    counts = {v: int((table.verdict == v).sum()) for v in ("supported", "contradicted", "not supported",
+                                                           "no estimate")}
+    return {"n_tests": n, **{f"n_{k.replace(' ', '_')}": c for k, c in counts.items()},
+            "share_supported": counts["supported"] / n if n else math.nan}
+
+
+FACTORIAL_TERMS = {"task": "C(task, Treatment('subjectivity'))", "split": "C(split)",
+                   "model": "C(model, Treatment('minilm-l6'))", "method": "C(method, Treatment('lrp'))",
+                   "epochs": "C(epochs)", "randomness": "C(randomness, Treatment('seed+data'))",
+                   "linear": "C(linear, Treatment('bow'))"}
+"""Fixed effects of :func:`factorial`, by column: each factor's main effect and its interaction with the family
+(how the factor moves the transformer's log SNR relative to the linear model's; references: the headline's)."""
+
+
+def factorial_frame(texts: pd.DataFrame, cells: Sequence[Cell], headline: Config) -> pd.DataFrame:
+    """Return the rows of :func:`factorial`: one per (cell, family, split, text) with a positive SNR, the cell's
+    factors as columns (task, model, depth, architecture, method, epochs, randomness, linear) and ``text_id``
+    (the same text of the same task and split in every cell, the random effect)."""
+    by_name = {cell.name: cell.config(headline) for cell in cells}
+    factors = pd.DataFrame([dict(cell=name, task=c.dataset, model=c.transformer,
+                                 depth=TRANSFORMERS[c.transformer].n_layers,
+                                 architecture=TRANSFORMERS[c.transformer].architecture, method=c.method,
+                                 epochs=c.epochs, randomness=c.randomness, linear=c.linear)
+                            for name, c in by_name.items()])
+    frame = texts[texts.snr > 0].merge(factors, on="cell")
+    return frame.assign(log_snr=np.log(frame.snr),
+                        text_id=frame.task + "/" + frame.split + "/" + frame.text.astype(str))
+
+
+def factorial(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the fixed effects of a linear mixed model of per-text log SNR with a random intercept per text
+    (``text_id``), fitted by REML (statsmodels): ``log_snr ~ family * (factors) + class``, the factors those of
+    :data:`FACTORIAL_TERMS` that vary in ``frame``; one row per term with its estimate, 95% interval and p-value.
+
+    What the intervals are about: the texts are the random units here; each per-text SNR already averages over
+    the seeds, whose sampling this model does not see — the seed-level intervals of :func:`cell_summary` carry
+    it. Read the estimates as effect sizes on the log scale (0.69 = a doubled SNR).
+    """
+    import statsmodels.formula.api as smf
+
+    terms = [term for column, term in FACTORIAL_TERMS.items() if frame[column].nunique() > 1]
+    if not terms:
+        raise ValueError("the grid varies no factor: the factorial analysis needs at least two settings")
+    fixed = f"log_snr ~ C(family, Treatment('linear')) * ({' + '.join(terms)}) + C(label)"
+    fit = smf.mixedlm(fixed, frame, groups=frame.text_id).fit(reml=True)
+    ci = fit.conf_int()
+    table = pd.DataFrame(dict(term=fit.fe_params.index, estimate=fit.fe_params.to_numpy(),
+                              ci_low=ci.loc[fit.fe_params.index, 0].to_numpy(),
+                              ci_high=ci.loc[fit.fe_params.index, 1].to_numpy(),
+                              p_value=fit.pvalues.loc[fit.fe_params.index].to_numpy()))
+    return table.assign(text_variance=float(fit.cov_re.iloc[0, 0]), residual_variance=float(fit.scale))
