@@ -10,7 +10,7 @@ ARTIFACTS ?= $(CURDIR)/artifacts
 SEEDS ?= 0 10 20
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-NOTEBOOKS := snr_short_long methods beyond estimators probing scaling
+NOTEBOOKS := snr_short_long methods beyond estimators probing scaling multiverse
 EXECUTED := $(NOTEBOOKS:%=notebooks/%.ipynb)
 NB_PARAMS := -p profile $(PROFILE) -p artifacts $(ARTIFACTS)
 PAPERMILL := $(BIN)/papermill --kernel python3 --cwd notebooks --log-output --no-progress-bar

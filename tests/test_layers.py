@@ -22,7 +22,7 @@ LAYERS = [
     {"attribution", "faithfulness", "probing", "attention_checks"},
     {"families", "results"},
     {"pipeline", "report", "prose"},
-    {"sweeps", "scaling", "checks", "cli"},
+    {"sweeps", "scaling", "checks", "cli", "multiverse"},
 ]
 """Layer of every module (a package counts as one module): a module may import its own layer or lower ones."""
 

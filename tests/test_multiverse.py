@@ -15,8 +15,9 @@ from seedexplain.multiverse import Cell, run_grid, verdicts
 
 
 @pytest.fixture(scope="module")
-def grid_config(tiny_config):
-    return dataclasses.replace(tiny_config, n_seeds=3)
+def grid_config(tiny_config, tmp_path_factory):
+    """The tiny configuration with 3 seeds (the seed-level comparison needs them), in artifacts of its own."""
+    return dataclasses.replace(tiny_config, n_seeds=3, artifacts=str(tmp_path_factory.mktemp("multiverse")))
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +94,10 @@ def test_every_profile_grid_starts_with_the_headline_and_names_each_cell_once():
         assert len({c.name for c in cells}) == len(cells)
 
 
+REFERENCE = dict(task="subjectivity", split="test_short", model="minilm-l6", method="lrp", epochs=1,
+                 randomness="seed+data", linear="bow")
+
+
 def _oracle(rng, *, interaction, n_texts=60):
     """Per-text log SNR with a shared text effect (the same text in every cell), heteroscedastic noise and a
     known family × task interaction; the other factor (method) has a main effect only."""
@@ -118,10 +123,10 @@ def test_the_factorial_model_recovers_a_known_interaction_with_shared_text_effec
     rng = np.random.default_rng(0)
     covered, rejected_null = 0, 0
     for _ in range(20):
-        fit = multiverse.factorial(_oracle(rng, interaction=-0.7)).set_index("term")
+        fit = multiverse.factorial(_oracle(rng, interaction=-0.7), REFERENCE).set_index("term")
         term = "C(family, Treatment('linear'))[T.transformer]:C(task, Treatment('subjectivity'))[T.polarity]"
         covered += fit.loc[term, "ci_low"] <= -0.7 <= fit.loc[term, "ci_high"]
-        null = multiverse.factorial(_oracle(rng, interaction=0.0)).set_index("term")
+        null = multiverse.factorial(_oracle(rng, interaction=0.0), REFERENCE).set_index("term")
         rejected_null += null.loc[term, "p_value"] < 0.05
     assert covered >= 16  # nominal 95% of 20; the text effect and heteroscedastic noise must not break it
     assert rejected_null <= 3

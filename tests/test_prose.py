@@ -109,3 +109,25 @@ def test_formats_above_word_lists_the_winners_and_says_so_when_there_are_none():
     assert formats_above_word(table.assign(above_word=False), "linear", "test_short") == "no format beats words"
     with pytest.raises(ValueError, match="family='transformer'"):
         formats_above_word(table, "transformer", "test_short")
+
+
+def test_multiverse_sentences_name_the_cells_and_never_print_a_nan():
+    from seedexplain.multiverse import share_supported, verdicts
+    from seedexplain.prose import accuracy_snr_sentence, cells_not_run, multiverse_sentence
+
+    effects = verdicts(pd.DataFrame(dict(cell=["headline", "task: bbc", "task: bbc"],
+                                         split=["test_short", "test_short", "test_long"],
+                                         estimate=[1.2, -0.9, np.nan], p_value=[0.001, 0.004, np.nan])))
+    sentence = multiverse_sentence(effects, share_supported(effects))
+    assert sentence == ("of 3 seed-level tests (every cell that ran, short and long texts; Holm-adjusted over all of "
+                        "them, level 0.05), 1 support the claim, 1 contradict it and 0 find no difference; 1 have no "
+                        "estimate (a median SNR ≤ 0); supported: headline (short, ratio 3.32); contradicted: task: "
+                        "bbc (short, ratio 0.407)")
+    families = pd.DataFrame(dict(family=["linear"] * 3 + ["transformer"] * 3, split="test_short",
+                                 accuracy=[0.8, 0.85, 0.9, 0.9, 0.9, 0.9], median_snr=[3.0, 2.0, 1.0, 5, 6, 7]))
+    text = accuracy_snr_sentence(families)
+    assert text.startswith("linear: Spearman ρ = -1.00 over 3 cells") and "transformer: no correlation" in text
+    assert "nan" not in text
+    cells = pd.DataFrame(dict(cell=["a", "b"], status=["ok", "not run: absent"]))
+    assert cells_not_run(cells) == "b (not run: absent)"
+    assert cells_not_run(cells.assign(status="ok")) == "every cell ran"

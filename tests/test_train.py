@@ -69,3 +69,29 @@ def test_device_validation():
     assert resolve_device("auto").type in ("cpu", "cuda")
     with pytest.raises(ValueError, match="device='tpu' is not one of"):
         resolve_device("tpu")
+
+
+@pytest.mark.parametrize("name", ["tiny-bert", "tiny-llama"])
+def test_head_only_fine_tuning_leaves_the_pretrained_body_as_it_was(name):
+    model, tokenizer = load_transformer(name, seed=0)
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    fine_tune(model, tokenizer, TEXTS, LABELS, seed=0, epochs=1, batch_size=4, learning_rate=1e-2, max_length=32,
+              device=torch.device("cpu"), trainable="head")
+    after = model.state_dict()
+    body = {f"{model.base_model_prefix}.{k}" for k in model.base_model.state_dict()}
+    assert body and all(torch.equal(before[k], after[k]) for k in body)
+    assert any(not torch.equal(before[k], after[k]) for k in set(after) - body)
+    assert all(p.requires_grad for p in model.parameters())  # gradients to the inputs still reach every layer
+    with pytest.raises(ValueError, match="trainable='body' is not one of 'all', 'head'"):
+        fine_tune(model, tokenizer, TEXTS, LABELS, seed=0, epochs=1, batch_size=4, learning_rate=1e-2,
+                  max_length=32, device=torch.device("cpu"), trainable="body")
+
+
+def test_only_a_head_only_regime_enters_the_models_key(tiny_config):
+    from dataclasses import replace
+
+    from seedexplain.pipeline import model_params
+
+    assert "fine_tune" not in model_params(tiny_config, "transformer", 0)
+    head = model_params(replace(tiny_config, fine_tune="head"), "transformer", 0)
+    assert head["fine_tune"] == "head" and "fine_tune" not in model_params(tiny_config, "linear", 0)

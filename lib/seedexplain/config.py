@@ -18,6 +18,7 @@ from seedexplain import __version__
 from seedexplain.constraints import (
     AGGREGATIONS,
     DEVICES,
+    FINE_TUNING,
     LINEAR_MODELS,
     LINEAR_SOLVERS,
     METHODS,
@@ -96,6 +97,7 @@ FIELD_CONSTRAINTS: dict[str, Constraint] = {
     "n_test_long": Integer(4),
     "long_k": Integer(2),
     "epochs": POSITIVE_INT,
+    "fine_tune": OneOf(FINE_TUNING),
     "batch_size": POSITIVE_INT,
     "learning_rate": POSITIVE,
     "max_length": Integer(8, MODEL_MAX_LENGTH),
@@ -136,6 +138,7 @@ class Config:
     n_test_long: int = 50
     long_k: int = 6
     epochs: int = 1
+    fine_tune: str = "all"
     batch_size: int = 16
     learning_rate: float = 5e-5
     max_length: int = 256

@@ -48,6 +48,9 @@ DEVICES = ("auto", "cpu", "cuda")
 PROFILES = ("quick", "full")
 LINEAR_MODELS = ("bow", "features")
 """Linear families: bag of words, or linguistic features."""
+FINE_TUNING = ("all", "head")
+"""What fine-tuning a transformer trains: every weight, or only the new classification head (the pretrained body
+frozen: the seed then moves only the head, the data order and the resample)."""
 LINEAR_SOLVERS = ("lbfgs", "sgd")
 """How a linear model is trained: to convergence (L-BFGS) or for a budget of SGD epochs."""
 SPLITS = ("test_short", "test_long")

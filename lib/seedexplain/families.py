@@ -91,9 +91,10 @@ class TransformerFamily:
     kind: str = "transformer"
 
     def model_params(self, config: Config) -> dict[str, Any]:
-        return {"family": self.kind, "transformer": model_identity(self.model), "epochs": config.epochs,
-                "batch_size": config.batch_size, "learning_rate": config.learning_rate,
-                "max_length": config.max_length}
+        regime = {} if config.fine_tune == "all" else {"fine_tune": config.fine_tune}  # older keys stay valid
+        return {"family": self.kind, "transformer": model_identity(self.model, config.artifacts),
+                "epochs": config.epochs, "batch_size": config.batch_size, "learning_rate": config.learning_rate,
+                "max_length": config.max_length, **regime}
 
     def explanation_params(self, config: Config, method: str) -> dict[str, Any]:
         return {**method_key(method), "aggregate": config.aggregate, "max_length": config.max_length}
@@ -106,7 +107,8 @@ class TransformerFamily:
         model, tokenizer = load_transformer(self.model, seed=seed, artifacts=config.artifacts)
         report = fine_tune(model, tokenizer, texts, labels, seed=seed, epochs=config.epochs,
                            batch_size=config.batch_size, learning_rate=config.learning_rate,
-                           max_length=config.max_length, device=resolve_device(config.device))
+                           max_length=config.max_length, device=resolve_device(config.device),
+                           trainable=config.fine_tune)
         report["train_seconds"] = round(time.perf_counter() - start, 2)
         model.save_pretrained(folder)
         return report
@@ -119,11 +121,16 @@ class TransformerFamily:
                                   load_tokenizer(self.model, config.artifacts), config.max_length, config.aggregate)
 
 
-def model_identity(model: str) -> str:
+def model_identity(model: str, artifacts: str) -> str:
     """Return what identifies a transformer in cache keys: its registered name, or a model folder's content hash
-    (moving the folder keeps its artifacts; editing a file retrains)."""
+    (moving the folder keeps its artifacts; editing a file retrains). A registered model that a converter builds
+    into the artifact cache is also identified by its artifact's key (the source's content hash and the
+    converter's revision), so that a revised conversion retrains; a model shipped ready in a pinned package is
+    identified by its name alone."""
     source = resolve(model)
     if isinstance(source, TransformerEntry):
+        if source.source.startswith("seedexplain.converters:"):
+            return f"{source.name}:{source.source_folder(artifacts).name}"
         return source.name
     files = sorted(p for p in source.rglob("*") if p.is_file())
     # "head-from-seed": since a checkpoint's own classification head is drawn again from the seed (not kept), the

@@ -25,6 +25,9 @@ MAX_PADDING = 0.1
 AttentionTransform = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 """``transform(module, weights) -> weights``: changes the softmax weights ``(B, heads, L, L)`` of one module."""
 
+DECODER_TYPES = ("llama",)
+"""``config.model_type`` of the causal decoders the library supports (their head reads the last non-pad token)."""
+
 _OVERRIDE = "seedexplain_override"
 """Name of the attention function selected inside :func:`attention_override`."""
 _TRANSFORM = "_seedexplain_attention_transform"
@@ -88,6 +91,24 @@ def logit_difference(model: PreTrainedModel, input_ids: torch.Tensor | None, att
     return logits[:, 1] - logits[:, 0]
 
 
+def is_decoder(model: PreTrainedModel) -> bool:
+    """Return True if ``model`` is a causal decoder (see :data:`DECODER_TYPES`), False for an encoder."""
+    return model.config.model_type in DECODER_TYPES
+
+
+def readout_positions(model: PreTrainedModel, input_ids: torch.Tensor) -> torch.Tensor:
+    """Return the position, shape ``(B,)``, whose last hidden state the classification head reads.
+
+    An encoder's head reads [CLS], position 0. A decoder's reads the last token that is not padding (found as
+    transformers' head finds it, from ``input_ids`` and ``config.pad_token_id``), so sequences are padded on the
+    right and the model must see ``input_ids``, not ``inputs_embeds``.
+    """
+    if not is_decoder(model):
+        return torch.zeros(len(input_ids), dtype=torch.long, device=input_ids.device)
+    positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+    return (positions * (input_ids != model.config.pad_token_id)).argmax(-1)
+
+
 @torch.no_grad()
 def sequences_logit_difference(model: PreTrainedModel, sequences: Sequence[Sequence[int]], pad_id: int,
                                batch_size: int) -> np.ndarray:
@@ -107,22 +128,33 @@ def texts_logit_difference(model: PreTrainedModel, tokenizer: PreTrainedTokenize
 
 # --- a scoped change of the attention weights --------------------------------------------------------------------
 
+def _shared_heads(module: nn.Module, states: torch.Tensor) -> torch.Tensor:
+    """Return keys or values ``(B, kv_heads, L, d)`` repeated to one per query head (grouped-query attention)."""
+    groups = getattr(module, "num_key_value_groups", 1)
+    if groups == 1:
+        return states
+    batch, heads, length, dim = states.shape
+    return states[:, :, None].expand(batch, heads, groups, length, dim).reshape(batch, heads * groups, length, dim)
+
+
 def _transformed_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                            attention_mask: torch.Tensor | None, scaling: float | None = None,
                            dropout: float = 0.0, **kwargs: object) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(output (B, L, heads, d), weights (B, heads, L, L))`` of scaled dot-product attention.
 
-    The operations and their order are those of transformers' eager attention (so, untransformed, the output is
-    bit-identical); the module's transform (set by :func:`attention_override`) is applied to the softmax weights.
+    The operations and their order are those of transformers' eager attention of BERT and Llama (so, untransformed,
+    the output is bit-identical): a decoder's key-value heads are shared by groups of query heads, and the softmax
+    runs in float32. The module's transform (set by :func:`attention_override`) is applied to the softmax weights.
     """
     if module.training and dropout > 0:
         raise RuntimeError("attention_override needs the model in eval mode (it applies no attention dropout)")
     scaling = query.size(-1) ** -0.5 if scaling is None else scaling
-    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
+    scores = torch.matmul(query, _shared_heads(module, key).transpose(2, 3)) * scaling
     if attention_mask is not None:
         scores = scores + attention_mask
-    weights = getattr(module, _TRANSFORM)(module, nn.functional.softmax(scores, dim=-1))
-    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
+    weights = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+    weights = getattr(module, _TRANSFORM)(module, weights)
+    return torch.matmul(weights, _shared_heads(module, value)).transpose(1, 2).contiguous(), weights
 
 
 @contextmanager

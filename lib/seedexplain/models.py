@@ -5,7 +5,6 @@ Every model explains the same scalar for every seed: the logit of class 1 minus 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -15,15 +14,16 @@ from transformers import (
     AutoTokenizer,
     BertConfig,
     BertForSequenceClassification,
+    LlamaConfig,
+    LlamaForSequenceClassification,
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+from transformers.models.llama.modeling_llama import LlamaRMSNorm
 from transformers.utils import logging as hf_logging
 
 from seedexplain.registry import TransformerEntry, resolve
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 hf_logging.disable_progress_bar()  # weight loading/saving bars say nothing useful; our own bars show progress
 
 
@@ -50,18 +50,17 @@ def load_transformer(name: str, *, seed: int, num_labels: int = 2,
 
     A pretrained model (a registered name or a folder) keeps its pretrained weights and draws its classification
     head (every module outside the base model) from ``seed``, also when the folder's checkpoint has a head of its
-    own (a model already fine-tuned elsewhere): that head is drawn again, so that the seeds differ. ``tiny-bert``
-    is a randomly initialised 2-layer, 64-hidden BERT with MiniLM's vocabulary (for tests), drawn entirely from
-    ``seed``. Attention is "eager" so attention weights can be returned. The model is in eval mode on the CPU.
-    Converted models (see :mod:`seedexplain.converters`) are built once into ``artifacts``.
+    own (a model already fine-tuned elsewhere): that head is drawn again, so that the seeds differ. A registered
+    model that is not pretrained (``tiny-bert``, ``tiny-llama``: tests) is built at random from ``seed`` by
+    :func:`random_transformer`. Attention is "eager" so attention weights can be returned. ``config.pad_token_id``
+    is the tokenizer's (a decoder's head reads the last token that is not padding). The model is in eval mode on
+    the CPU. Converted models (see :mod:`seedexplain.converters`) are built once into ``artifacts``.
     """
     tokenizer = load_tokenizer(name, artifacts)
     folder = model_folder(name, artifacts)
     torch.manual_seed(seed)
     if folder is None:
-        model = BertForSequenceClassification(BertConfig(
-            vocab_size=tokenizer.vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-            intermediate_size=128, max_position_embeddings=512, num_labels=num_labels, attn_implementation="eager"))
+        model = random_transformer(resolve(name).architecture, tokenizer, num_labels)
     else:
         verbosity = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()  # the "classifier newly initialised" report is expected
@@ -83,9 +82,27 @@ def load_transformer(name: str, *, seed: int, num_labels: int = 2,
     return model.eval(), tokenizer
 
 
+def random_transformer(architecture: str, tokenizer: PreTrainedTokenizerBase, num_labels: int) -> PreTrainedModel:
+    """Return a randomly initialised tiny classifier (2 layers, 64 hidden) over ``tokenizer``'s vocabulary, drawn
+    from torch's global generator.
+
+    ``architecture="encoder"``: a BERT (2 heads, intermediate 128). ``"decoder"``: a Llama (4 query heads sharing 2
+    key-value heads, gated SiLU MLP of 128, RMSNorm, rotary positions) whose head reads the last token that is not
+    padding, so its ``pad_token_id`` is the tokenizer's.
+    """
+    if architecture == "decoder":
+        return LlamaForSequenceClassification(LlamaConfig(
+            vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, intermediate_size=128, rms_norm_eps=1e-5, max_position_embeddings=512,
+            pad_token_id=tokenizer.pad_token_id, num_labels=num_labels, attn_implementation="eager"))
+    return BertForSequenceClassification(BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=128, max_position_embeddings=512, num_labels=num_labels, attn_implementation="eager"))
+
+
 def reinitialise(module: nn.Module, std: float, generator: torch.Generator) -> None:
-    """Draw ``module``'s weights again as BERT does (normal(0, std) weights, zero biases, unit LayerNorms), from
-    ``generator``."""
+    """Draw ``module``'s weights again as BERT and Llama do (normal(0, std) weights, zero biases, unit LayerNorms
+    and RMSNorms), from ``generator``."""
     for sub in module.modules():
         if isinstance(sub, nn.Linear):
             nn.init.normal_(sub.weight, 0.0, std, generator=generator)
@@ -94,6 +111,8 @@ def reinitialise(module: nn.Module, std: float, generator: torch.Generator) -> N
         elif isinstance(sub, nn.LayerNorm):
             nn.init.ones_(sub.weight)
             nn.init.zeros_(sub.bias)
+        elif isinstance(sub, LlamaRMSNorm):
+            nn.init.ones_(sub.weight)
 
 
 def load_finetuned(folder: Path, device: torch.device) -> PreTrainedModel:

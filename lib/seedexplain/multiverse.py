@@ -67,6 +67,10 @@ GRID: dict[str, tuple[Cell, ...]] = {
         Cell("model: multilingual-e5-small", "model", {**FIVE, "transformer": "e5-small"}, "12 layers"),
         Cell("task: French reviews (e5-small)", "crossing", {**FIVE, "dataset": "amazon-fr", "transformer": "e5-small"},
              "French needs the multilingual encoder; compare with the e5-small cell"),
+        Cell("model: SmolLM2-135M decoder, head only", "model",
+             {**FIVE, "transformer": "smollm2-135m", "fine_tune": "head", "learning_rate": 3e-3},
+             "30-layer Llama decoder; only the head is trained, so the seed moves the head, the data order and the "
+             "resample, not the body"),
         Cell("method: gradient × input", "method", {**FIVE, "method": "grad_x_input"}),
         Cell("regime: 3 epochs", "regime", {**FIVE, "epochs": 3}),
         Cell("linear: linguistic features", "linear", {**FIVE, "linear": "features"}),
@@ -74,12 +78,10 @@ GRID: dict[str, tuple[Cell, ...]] = {
         Cell("gradient × input, seed only", "crossing", {**FIVE, "method": "grad_x_input", "randomness": "seed"},
              "does the method's effect depend on what the seed changes?"),
     ),
-    # The quick book: the headline and one method cell (the same models), and the French cell ("not run" where the
-    # shared data folder is absent, as on CI).
+    # The quick book: the headline and one method cell (it re-uses the headline's models), to exercise the chapter.
     "quick": (
         Cell("headline", "headline", {}, "the quick profile's headline"),
         Cell("method: gradient × input", "method", {"method": "grad_x_input"}),
-        Cell("task: French reviews (e5-small)", "crossing", {"dataset": "amazon-fr", "transformer": "e5-small"}),
     ),
 }
 """The cells of each profile's multiverse, headline first."""
@@ -230,48 +232,66 @@ def share_supported(table: pd.DataFrame) -> dict[str, float]:
             "share_supported": counts["supported"] / n if n else math.nan}
 
 
-FACTORIAL_TERMS = {"task": "C(task, Treatment('subjectivity'))", "split": "C(split)",
-                   "model": "C(model, Treatment('minilm-l6'))", "method": "C(method, Treatment('lrp'))",
-                   "epochs": "C(epochs)", "randomness": "C(randomness, Treatment('seed+data'))",
-                   "linear": "C(linear, Treatment('bow'))"}
-"""Fixed effects of :func:`factorial`, by column: each factor's main effect and its interaction with the family
-(how the factor moves the transformer's log SNR relative to the linear model's; references: the headline's)."""
+FACTORIAL_FACTORS = ("task", "split", "model", "method", "epochs", "randomness", "linear")
+"""Columns of :func:`factorial_frame` whose effects :func:`factorial` estimates (references: the headline's)."""
+
+
+def factor_levels(config: Config) -> dict[str, Any]:
+    """Return the factors of ``config`` as :func:`factorial_frame` names them (the headline's are the references
+    of :func:`factorial`)."""
+    entry = TRANSFORMERS[config.transformer]
+    return dict(task=config.dataset, split=SPLITS[0], model=config.transformer, depth=entry.n_layers,
+                architecture=entry.architecture, method=config.method, epochs=config.epochs,
+                randomness=config.randomness, linear=config.linear)
 
 
 def factorial_frame(texts: pd.DataFrame, cells: Sequence[Cell], headline: Config) -> pd.DataFrame:
     """Return the rows of :func:`factorial`: one per (cell, family, split, text) with a positive SNR, the cell's
     factors as columns (task, model, depth, architecture, method, epochs, randomness, linear) and ``text_id``
     (the same text of the same task and split in every cell, the random effect)."""
-    by_name = {cell.name: cell.config(headline) for cell in cells}
-    factors = pd.DataFrame([dict(cell=name, task=c.dataset, model=c.transformer,
-                                 depth=TRANSFORMERS[c.transformer].n_layers,
-                                 architecture=TRANSFORMERS[c.transformer].architecture, method=c.method,
-                                 epochs=c.epochs, randomness=c.randomness, linear=c.linear)
-                            for name, c in by_name.items()])
+    levels = [{**factor_levels(cell.config(headline)), "cell": cell.name} for cell in cells]
+    factors = pd.DataFrame(levels).drop(columns="split")
     frame = texts[texts.snr > 0].merge(factors, on="cell")
     return frame.assign(log_snr=np.log(frame.snr),
                         text_id=frame.task + "/" + frame.split + "/" + frame.text.astype(str))
 
 
-def factorial(frame: pd.DataFrame) -> pd.DataFrame:
+def factorial(frame: pd.DataFrame, reference: Mapping[str, Any]) -> pd.DataFrame:
     """Return the fixed effects of a linear mixed model of per-text log SNR with a random intercept per text
     (``text_id``), fitted by REML (statsmodels): ``log_snr ~ family * (factors) + class``, the factors those of
-    :data:`FACTORIAL_TERMS` that vary in ``frame``; one row per term with its estimate, 95% interval and p-value.
+    :data:`FACTORIAL_FACTORS` that vary in ``frame``, each coded against its ``reference`` level (the headline's;
+    the linear family is the family's reference). Each factor's main effect is how it moves the linear model's log
+    SNR; its interaction with the family, how it moves the transformer's relative to the linear model's. One row
+    per term with its estimate, 95% interval and p-value; a term the data cannot estimate (e.g. a cell whose
+    texts all had SNR ≤ 0, or a column that repeats others) is left out.
 
     What the intervals are about: the texts are the random units here; each per-text SNR already averages over
     the seeds, whose sampling this model does not see — the seed-level intervals of :func:`cell_summary` carry
     it. Read the estimates as effect sizes on the log scale (0.69 = a doubled SNR).
     """
-    import statsmodels.formula.api as smf
+    import patsy
+    from statsmodels.regression.mixed_linear_model import MixedLM
 
-    terms = [term for column, term in FACTORIAL_TERMS.items() if frame[column].nunique() > 1]
+    terms = [f"C({column}, Treatment({reference[column]!r}))" for column in FACTORIAL_FACTORS
+             if frame[column].nunique() > 1]
     if not terms:
         raise ValueError("the grid varies no factor: the factorial analysis needs at least two settings")
-    fixed = f"log_snr ~ C(family, Treatment('linear')) * ({' + '.join(terms)}) + C(label)"
-    fit = smf.mixedlm(fixed, frame, groups=frame.text_id).fit(reml=True)
+    formula = f"log_snr ~ C(family, Treatment('linear')) * ({' + '.join(terms)}) + C(label)"
+    endog, exog = patsy.dmatrices(formula, frame, return_type="dataframe")
+    exog = exog.iloc[:, _estimable(exog.to_numpy())]
+    fit = MixedLM(endog, exog, groups=frame.loc[endog.index, "text_id"].to_numpy()).fit(reml=True)
     ci = fit.conf_int()
     table = pd.DataFrame(dict(term=fit.fe_params.index, estimate=fit.fe_params.to_numpy(),
                               ci_low=ci.loc[fit.fe_params.index, 0].to_numpy(),
                               ci_high=ci.loc[fit.fe_params.index, 1].to_numpy(),
                               p_value=fit.pvalues.loc[fit.fe_params.index].to_numpy()))
     return table.assign(text_variance=float(fit.cov_re.iloc[0, 0]), residual_variance=float(fit.scale))
+
+
+def _estimable(design: np.ndarray) -> list[int]:
+    """Return the columns of ``design`` that each add to the rank of those before them (the intercept first)."""
+    kept: list[int] = []
+    for column in range(design.shape[1]):
+        if np.linalg.matrix_rank(design[:, [*kept, column]]) == len(kept) + 1:
+            kept.append(column)
+    return kept

@@ -273,3 +273,41 @@ def training_budget(table: pd.DataFrame, transformer: pd.DataFrame) -> Figure:
     right.legend(frameon=False, fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def multiverse_forest(effects: pd.DataFrame) -> Figure:
+    """Return a forest plot of the seed-level effect, one row per (cell, split), sorted by effect and coloured by
+    the factor the cell changes. ``effects``: :func:`seedexplain.multiverse.verdicts` rows (columns cell, factor,
+    split, estimate, ci_low, ci_high, verdict); rows without an estimate are listed at the bottom, unplotted."""
+    rows = effects.assign(label=effects.cell + ", " + effects.split.map(SPLIT_LABELS))
+    rows = rows.sort_values("estimate", na_position="first").reset_index(drop=True)
+    factors = list(dict.fromkeys(effects.factor))
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(rows) + 1.4))
+    for factor_index, factor in enumerate(factors):
+        part = rows[(rows.factor == factor) & rows.estimate.notna()]
+        ax.errorbar(part.estimate, part.index, xerr=[part.estimate - part.ci_low, part.ci_high - part.estimate],
+                    fmt="o", color=f"C{factor_index}", capsize=2, label=factor)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(rows.index, [f"{label} ({verdict})" for label, verdict in zip(rows.label, rows.verdict)],
+                  fontsize=7)
+    ax.set_xlabel("log(median SNR linear / median SNR transformer), seed-level 95% interval (> 0: the claim)")
+    ax.legend(frameon=False, fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_vs_snr(families: pd.DataFrame, split: str = "test_short") -> Figure:
+    """Return each cell's mean accuracy against its median SNR (log scale, with its interval) on ``split``, one
+    marker per family. ``families``: the ``families`` table of :func:`seedexplain.multiverse.run_grid`."""
+    rows = families[families.split == split]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for family, part in rows.groupby("family"):
+        colour = COLOURS.get(family)
+        ax.errorbar(part.accuracy, part.median_snr, fmt="o", color=colour, capsize=2,
+                    yerr=[np.clip(part.median_snr - part.ci_low, 0, None),
+                          np.clip(part.ci_high - part.median_snr, 0, None)], label=FAMILY_LABELS.get(family, family))
+    ax.set(yscale="symlog", xlabel=f"mean accuracy over seeds ({SPLIT_LABELS[split]})",
+           ylabel="median per-text SNR, hierarchical 95% interval")
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -135,3 +135,46 @@ def formats_conclusion(table: pd.DataFrame) -> str:
              else "no format beats words for either family or length")
     return (f"{found}; {len(looked)} of the {len(table)} comparisons had a higher median SNR than words that does "
             "not survive the null or the seed-level interval")
+
+
+def cells_not_run(cells: pd.DataFrame) -> str:
+    """Return which multiverse cells did not run and why, from :func:`seedexplain.multiverse.run_grid`'s ``cells``
+    table, as text ("every cell ran" when all did)."""
+    missing = cells[cells.status != "ok"]
+    return "; ".join(f"{r.cell} ({r.status})" for r in missing.itertuples()) or "every cell ran"
+
+
+def multiverse_sentence(effects: pd.DataFrame, share: dict[str, float], *, alpha: float = 0.05) -> str:
+    """Return where the claim holds in the multiverse, from :func:`seedexplain.multiverse.verdicts` and
+    :func:`seedexplain.multiverse.share_supported`, as a sentence naming the cells that support or contradict it."""
+    def listed(verdict: str) -> str:
+        rows = effects[effects.verdict == verdict]
+        return ", ".join(f"{r.cell} ({r.split.replace('test_', '')}, ratio {np.exp(r.estimate):.3g})"
+                         for r in rows.itertuples())
+
+    parts = [f"of {share['n_tests']} seed-level tests (every cell that ran, short and long texts; Holm-adjusted "
+             f"over all of them, level {alpha:g}), {share['n_supported']} support the claim, "
+             f"{share['n_contradicted']} contradict it and {share['n_not_supported']} find no difference"]
+    if share["n_no_estimate"]:
+        parts.append(f"{share['n_no_estimate']} have no estimate (a median SNR ≤ 0)")
+    for verdict in ("supported", "contradicted"):
+        if share[f"n_{verdict}"]:
+            parts.append(f"{verdict}: {listed(verdict)}")
+    return "; ".join(parts)
+
+
+def accuracy_snr_sentence(families: pd.DataFrame, split: str = "test_short") -> str:
+    """Return how accuracy and median SNR go together across the multiverse's cells on ``split`` (Spearman's rank
+    correlation per family, descriptive: a handful of cells), as a sentence."""
+    from scipy.stats import spearmanr
+
+    parts = []
+    for family, rows in families[families.split == split].groupby("family", sort=False):
+        ranges = (f"accuracy {rows.accuracy.min():.3f}–{rows.accuracy.max():.3f}, median SNR "
+                  f"{rows.median_snr.min():.3g}–{rows.median_snr.max():.3g}")
+        if len(rows) < 3 or rows.accuracy.nunique() < 2 or rows.median_snr.nunique() < 2:
+            parts.append(f"{family}: no correlation over {len(rows)} cells ({ranges}: too few, or constant)")
+            continue
+        rho = spearmanr(rows.accuracy, rows.median_snr).statistic
+        parts.append(f"{family}: Spearman ρ = {rho:.2f} over {len(rows)} cells ({ranges})")
+    return "; ".join(parts)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
-from seedexplain.constraints import DEVICES, OneOf, check
+from seedexplain.constraints import DEVICES, FINE_TUNING, OneOf, check
 from seedexplain.progress import progress
 
 log = logging.getLogger(__name__)
@@ -58,18 +58,24 @@ def bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Gen
 
 def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], labels: np.ndarray,
               *, seed: int, epochs: int, batch_size: int, learning_rate: float, max_length: int,
-              device: torch.device) -> dict[str, float]:
+              device: torch.device, trainable: str = "all") -> dict[str, float]:
     """Fine-tune ``model`` in place with AdamW and a linear schedule; return the mean training loss per epoch.
 
-    Batches are length-bucketed with dynamic padding; data order and dropout come from ``seed``.
+    Batches are length-bucketed with dynamic padding; data order and dropout come from ``seed``. ``trainable``
+    "head" freezes the pretrained body (``model.base_model``) and trains the rest; "all" trains every weight.
     """
+    check("trainable", trainable, OneOf(FINE_TUNING))
     seed_everything(seed)
     rng = np.random.default_rng(seed)
     encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
     lengths = [len(ids) for ids in encoded]
     n_steps = epochs * -(-len(texts) // batch_size)
     model.to(device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
+    body = {id(p) for p in model.base_model.parameters()} if trainable == "head" else set()
+    for parameter in model.parameters():
+        parameter.requires_grad_(id(parameter) not in body)
+    weights = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(weights, lr=learning_rate, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimizer, int(WARMUP_FRACTION * n_steps), n_steps)
     losses: dict[str, float] = {}
     bar = progress(total=n_steps, desc=f"fine-tune seed {seed}", leave=False)
@@ -81,7 +87,7 @@ def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts:
             target = torch.as_tensor(labels[batch], device=device)
             loss = model(**inputs, labels=target).loss
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(weights, 1.0)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
@@ -89,6 +95,8 @@ def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts:
             bar.update()
         losses[f"epoch_{epoch + 1}_loss"] = total / len(batches)
     bar.close()
+    for parameter in model.parameters():
+        parameter.requires_grad_(True)
     model.eval()
     return losses
 

@@ -3,7 +3,8 @@ embeddings.
 
 All three look at the output ``e[b, t, :]`` (shape ``(B, L, H)``) of the word-embedding layer — not at the sum
 with position and token-type embeddings — so a token's score depends only on which token it is and on the
-gradient.
+gradient. Captum takes it with a forward hook on that layer while the model runs on ``input_ids``: a decoder's
+head finds the last token that is not padding in ``input_ids`` (``inputs_embeds`` would hide the padding from it).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ Explainer = Callable[[Batch], list[tuple[np.ndarray, dict]]]
 """A prepared method: maps a batch to one ``(scores, extras)`` per text (scores per token or per word)."""
 
 IG_BASELINES = ("pad", "mask")
-"""Integrated-gradients baselines: every token but [CLS] and [SEP] replaced by [PAD] or by [MASK]."""
+"""Integrated-gradients baselines: every token but the special ones ([CLS], [SEP]) replaced by [PAD] or by [MASK]."""
 
 IG_TOKENS_PER_CHUNK = 4096
 """Default size, in tokens, of one forward/backward pass of integrated gradients (it bounds the memory)."""

@@ -1,24 +1,34 @@
-"""Conservative LRP for BERT-type encoders, as gradient×input on a locally linearised network.
+"""Conservative LRP for BERT-type encoders and Llama-type decoders, as gradient×input on a locally linearised
+network.
 
 Ali et al. (2022, "XAI for Transformers: better explanations through conservative propagation") show that
 gradient×input through a transformer is conservative once two non-linearities are treated as constants in the
 backward pass: the attention weights ``softmax(QKᵀ/√d)`` (the AH rule) and the standard deviation of every
-LayerNorm (the LN rule). The elementwise activations (GELU in the feed-forward blocks, tanh in BERT's pooler)
-are handled with the identity rule of AttnLRP (Achtibat et al. 2024): their relevance passes through
-unchanged, i.e. the backward pass sees ``act(x) = x · [act(x)/x]`` with the bracket constant.
+LayerNorm (the LN rule). The elementwise activations (GELU in the feed-forward blocks, tanh in BERT's pooler,
+SiLU in Llama's) are handled with the identity rule of AttnLRP (Achtibat et al. 2024): their relevance passes
+through unchanged, i.e. the backward pass sees ``act(x) = x · [act(x)/x]`` with the bracket constant.
 
-With those three constants the network is *linear* in its additive inputs, so by Euler's theorem
+A Llama decoder needs two more rules, isolated in their own modules below: its RMSNorm ``w · x / rms(x)`` gets the
+LN rule without centring (``1/rms(x)`` constant), and its gated feed-forward block ``down(act(gate(x)) · up(x))``
+multiplies two branches that both depend on the input, so gradient×input would count the product's relevance
+twice; the uniform rule of AttnLRP gives each factor half of it (the backward pass sees
+``½(a · [b]) + ½([a] · b)``, brackets constant). Rotary position embeddings rotate queries and keys, which only
+reach the constant attention weights: they need no rule. Grouped key-value heads are shared, not changed.
+
+With those constants the network is *linear* in its additive inputs, so by Euler's theorem
 
     f(x) = Σ_t (W_t + P_t) + R_bias,    W_t = w[t] · ∂f/∂x0[t],    P_t = (p[t] + s[t]) · ∂f/∂x0[t],
     R_bias = Σ_b b · ∂f/∂b
 
-exactly (up to float32 rounding), where ``x0[t] = w[t] + p[t] + s[t]`` is token ``t``'s input vector to the
-embedding LayerNorm — the sum of its word, position and token-type (segment) embeddings — and ``b`` runs over
-every bias that is added on the way: the biases of all ``nn.Linear`` layers and the β of all LayerNorms. Query and
-key biases get no relevance (they only reach the constant attention weights). A token's relevance is its
-word-embedding part ``W_t`` — the same input as gradient × input, so that the two methods differ only in what the
-backward pass treats as constant; the position/type part ``P_t`` belongs to the token's place, not to its word,
-and is returned apart, with ``R_bias`` and the special tokens' share, so that the identity can be checked.
+exactly (up to float32 rounding), where ``x0[t]`` is token ``t``'s input vector to the first layer that mixes
+tokens: in an encoder, the input to the embedding LayerNorm, ``w[t] + p[t] + s[t]``, the sum of its word,
+position and token-type (segment) embeddings; in a decoder, its word embedding alone (``P_t = 0``: positions are
+rotary, there are no segments). ``b`` runs over every bias that is added on the way: the biases of all
+``nn.Linear`` layers and the β of all LayerNorms (Llama has none). Query and key biases get no relevance (they only
+reach the constant attention weights). A token's relevance is its word-embedding part ``W_t`` — the same input as
+gradient × input, so that the two methods differ only in what the backward pass treats as constant; the
+position/type part ``P_t`` belongs to the token's place, not to its word, and is returned apart, with ``R_bias``
+and the special tokens' share, so that the identity can be checked.
 
 The forward values are untouched: each modified module returns its original output plus a term that is exactly
 zero but carries the modified gradient (``y.detach() + (z − z.detach())``), and the attention function
@@ -34,12 +44,14 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 from transformers import PreTrainedModel
 from transformers.activations import ACT2CLS
+from transformers.models.llama.modeling_llama import LlamaMLP, LlamaRMSNorm
 
 from seedexplain.attribution.encoding import Batch
 from seedexplain.attribution.gradient import Explainer
-from seedexplain.forward import attention_override, logit_difference
+from seedexplain.forward import DECODER_TYPES, attention_override, is_decoder, logit_difference
 
 # Elementwise activations that get the identity rule: every class transformers' ACT2FN can build, and tanh.
 _ACTIVATIONS = tuple({entry[0] if isinstance(entry, tuple) else entry for entry in ACT2CLS.values()}
@@ -87,11 +99,46 @@ class IdentityRule(nn.Module):
         return _same_value(y, x * ratio)
 
 
+class ConstantRmsNorm(nn.Module):
+    """A Llama RMSNorm whose ``1/rms(x)`` is constant in the backward pass (LN rule, no centring); same outputs."""
+
+    def __init__(self, norm: LlamaRMSNorm) -> None:
+        super().__init__()
+        self.norm = norm
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        wide = x.to(torch.float32)  # as the module computes it
+        scale = torch.rsqrt(wide.pow(2).mean(-1, keepdim=True) + self.norm.variance_epsilon).detach()
+        return _same_value(self.norm(x), self.norm.weight * (wide * scale).to(x.dtype))
+
+
+def _uniform_product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Return ``a * b`` whose backward pass gives each factor half of the product's relevance (uniform rule)."""
+    return _same_value(a * b, 0.5 * (a * b.detach()) + 0.5 * (a.detach() * b))
+
+
+class UniformRuleGatedMLP(nn.Module):
+    """A gated feed-forward block ``down(act(gate(x)) * up(x))`` whose product splits its relevance evenly
+    between the two branches (uniform rule); same outputs."""
+
+    def __init__(self, mlp: LlamaMLP) -> None:
+        super().__init__()
+        self.mlp = mlp
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mlp = self.mlp
+        return mlp.down_proj(_uniform_product(mlp.act_fn(mlp.gate_proj(x)), mlp.up_proj(x)))
+
+
 def _replacement(module: nn.Module) -> nn.Module | None:
     if isinstance(module, nn.LayerNorm):
         return ConstantStdLayerNorm(module)
     if isinstance(module, _ACTIVATIONS):
         return IdentityRule(module)
+    if isinstance(module, LlamaRMSNorm):
+        return ConstantRmsNorm(module)
+    if isinstance(module, LlamaMLP):
+        return UniformRuleGatedMLP(module)
     return None
 
 
@@ -99,8 +146,9 @@ def _replacement(module: nn.Module) -> nn.Module | None:
 def conservative_lrp(model: PreTrainedModel) -> Iterator[PreTrainedModel]:
     """Within the block, ``model``'s gradients follow the conservative LRP rules; its outputs do not change.
 
-    Swaps every ``nn.LayerNorm`` and activation module for a wrapper and detaches the attention weights
-    (:func:`seedexplain.forward.attention_override`); everything is restored on exit, even after an error.
+    Swaps every ``nn.LayerNorm``, RMSNorm, gated feed-forward block and activation module for a wrapper and
+    detaches the attention weights (:func:`seedexplain.forward.attention_override`); everything is restored on
+    exit, even after an error.
     """
     swapped = []
     for parent in list(model.modules()):
@@ -113,7 +161,7 @@ def conservative_lrp(model: PreTrainedModel) -> Iterator[PreTrainedModel]:
         with attention_override(model, _constant_weights):
             yield model
     finally:
-        for parent, name, child in swapped:
+        for parent, name, child in reversed(swapped):
             setattr(parent, name, child)
 
 
@@ -121,9 +169,22 @@ def _embedding_norm(model: PreTrainedModel) -> nn.Module:
     embeddings = getattr(model.base_model, "embeddings", None)
     norm = getattr(embeddings, "LayerNorm", None)
     if norm is None:
-        raise TypeError("method='lrp' supports BERT-type encoders (with embeddings.LayerNorm); "
-                        f"got {type(model).__name__}")
+        raise TypeError("method='lrp' supports BERT-type encoders (with embeddings.LayerNorm) and the decoders "
+                        f"{', '.join(DECODER_TYPES)}; got {type(model).__name__}")
     return norm
+
+
+def _capture_relevance_input(model: PreTrainedModel, captured: list[torch.Tensor]) -> RemovableHandle:
+    """Hook the module whose tensor is ``x0`` (see the module's docstring): append it to ``captured`` as a leaf
+    that requires grad (cutting the graph there: weights need no gradient); return the hook's handle."""
+    def leaf(x: torch.Tensor) -> torch.Tensor:
+        captured.append(x.detach().requires_grad_())
+        return captured[-1]
+
+    if is_decoder(model):  # word embeddings go straight into the first block
+        return model.get_input_embeddings().register_forward_hook(lambda module, args, output: leaf(output))
+    # an encoder adds position and type embeddings, then normalises: x0 is the norm's input
+    return _embedding_norm(model).register_forward_pre_hook(lambda module, args: (leaf(args[0]), *args[1:]))
 
 
 def relevance_decomposition(model: PreTrainedModel, input_ids: torch.Tensor,
@@ -138,17 +199,12 @@ def relevance_decomposition(model: PreTrainedModel, input_ids: torch.Tensor,
     captured: list[torch.Tensor] = []
     biased: list[tuple[torch.Tensor, torch.Tensor]] = []
 
-    def capture_input(module: nn.Module, args: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
-        x0 = args[0].detach().requires_grad_()  # cut the graph here: weights need no gradient
-        captured.append(x0)
-        return (x0, *args[1:])
-
     def capture_bias(module: nn.Module, args: object, output: torch.Tensor) -> None:
         bias = module.bias if isinstance(module, nn.Linear) else module.norm.bias
         if bias is not None and output.requires_grad:
             biased.append((output, bias.detach()))
 
-    hooks = [_embedding_norm(model).register_forward_pre_hook(capture_input)]
+    hooks = [_capture_relevance_input(model, captured)]
     hooks += [m.register_forward_hook(capture_bias) for m in model.modules()
               if isinstance(m, (nn.Linear, ConstantStdLayerNorm))]
     try:
@@ -173,10 +229,12 @@ def lrp(model: PreTrainedModel) -> Explainer:
     array ``(n_tokens,)`` per text.
 
     Extras per text: ``logit_diff`` (f), ``relevance_bias`` (R_bias), ``relevance_special`` (the word-embedding
-    part of the tokens that belong to no word: [CLS], [SEP]) and ``relevance_position_type`` (Σ_t P_t over every
-    token). Conservation: Σ words + special + position_type + bias = f.
+    part of the tokens that belong to no word: [CLS], [SEP], a decoder's beginning-of-text token) and
+    ``relevance_position_type`` (Σ_t P_t over every token; 0 for a decoder, whose positions are rotary). Conservation:
+    Σ words + special + position_type + bias = f.
     """
-    _embedding_norm(model)
+    if not is_decoder(model):
+        _embedding_norm(model)  # an unsupported encoder fails here, before any work
 
     def explain(batch: Batch) -> list[tuple[np.ndarray, dict]]:
         with conservative_lrp(model):

@@ -25,11 +25,11 @@ def _present_words(text: EncodedText) -> np.ndarray:
     return np.unique(text.token_word[text.token_word >= 0])
 
 
-def _without(text: EncodedText, words: np.ndarray, deletion: str, mask_id: int | None) -> np.ndarray:
-    """Return the token ids of ``text`` with the words of index ``words`` taken out."""
+def _without(text: EncodedText, words: np.ndarray, deletion: str, batch: Batch) -> np.ndarray:
+    """Return the token ids of ``text`` with the words of index ``words`` taken out (the empty text: [PAD])."""
     absent = np.zeros(len(text.words), dtype=bool)
     absent[words] = True
-    return delete_words(text, absent, deletion, mask_id)
+    return delete_words(text, absent, deletion, batch.mask_id, batch.pad_id)
 
 
 @validated(deletion=OneOf(DELETIONS))
@@ -43,7 +43,7 @@ def occlusion(model: PreTrainedModel, *, deletion: str = "remove") -> Explainer:
         sequences, present = [], []
         for text in batch.texts:
             present.append(_present_words(text))
-            sequences += [text.ids] + [_without(text, [w], deletion, batch.mask_id) for w in present[-1]]
+            sequences += [text.ids] + [_without(text, [w], deletion, batch) for w in present[-1]]
         f = sequences_logit_difference(model, sequences, batch.pad_id, batch.batch_size)
         results, start = [], 0
         for text, words in zip(batch.texts, present):
@@ -74,7 +74,7 @@ def kernel_shap(model: PreTrainedModel, *, n_samples: int | None = None, deletio
 
         def forward(coalitions: torch.Tensor) -> torch.Tensor:  # (k, n_present) in {0, 1} → (k,)
             absent = [words[row.numpy() == 0] for row in coalitions]
-            sequences = [_without(text, gone, deletion, batch.mask_id) for gone in absent]
+            sequences = [_without(text, gone, deletion, batch) for gone in absent]
             f = sequences_logit_difference(model, sequences, batch.pad_id, batch.batch_size)
             return torch.as_tensor(f)
 
