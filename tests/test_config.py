@@ -94,3 +94,11 @@ def test_cache_key_ignores_where_artifacts_live():
     a, b = make_config("quick", artifacts="a"), make_config("quick", artifacts="b")
     assert a.cache_key() == b.cache_key() and "artifacts" not in a.cache_key()
     assert make_config("quick", seed=1).cache_key() != a.cache_key()
+
+
+def test_a_field_added_later_keys_results_only_away_from_its_default():
+    from seedexplain.config import LATER_FIELDS
+
+    config = make_config("quick")
+    assert set(LATER_FIELDS) <= set(config.to_dict()) and not set(LATER_FIELDS) & set(config.cache_key())
+    assert make_config("quick", fine_tune="head").cache_key()["fine_tune"] == "head"

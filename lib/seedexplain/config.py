@@ -169,8 +169,15 @@ class Config:
         return dataclasses.asdict(self)
 
     def cache_key(self) -> dict[str, Any]:
-        """Return what identifies this configuration's results: every field but where artifacts are stored."""
-        return {k: v for k, v in self.to_dict().items() if k != "artifacts"}
+        """Return what identifies this configuration's results: every field but where artifacts are stored, and
+        but the fields of :data:`LATER_FIELDS` at their default (so that results cached before they existed stay
+        valid, and a non-default value keys new ones)."""
+        return {k: v for k, v in self.to_dict().items()
+                if k != "artifacts" and not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
+
+
+LATER_FIELDS: dict[str, Any] = {"fine_tune": "all"}
+"""Fields added after results were cached, with the default that reproduces those results."""
 
 
 PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {

@@ -83,6 +83,5 @@ def measured_scaling(config: Config, n_workers: Iterable[int], artifacts: str) -
     """Return :func:`time_executors` of ``config`` and ``n_workers``, measured once per machine and cached in
     ``artifacts`` (stage ``scaling``)."""
     n_workers = list(n_workers)
-    run = {k: v for k, v in config.to_dict().items() if k != "artifacts"}
-    params = {"run": run, "n_workers": n_workers, **machine()}
+    params = {"run": config.cache_key(), "n_workers": n_workers, **machine()}
     return cached_value(artifacts, "scaling", params, lambda: time_executors(config, n_workers))
