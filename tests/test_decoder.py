@@ -24,14 +24,9 @@ from seedexplain.config import make_config
 from seedexplain.faithfulness import budget_shares, lrp_budget
 from seedexplain.forward import is_decoder, logit_difference, readout_positions, texts_logit_difference
 from seedexplain.models import load_transformer
-from seedexplain.train import fine_tune
 from seedexplain.words import segment
+from tests.test_attribution import TEXTS
 
-TEXTS = [
-    "I loved this film, don't miss it!",
-    "The plot follows a naïve man who travels to l'Île-de-France in 1,000 days.",
-    "Awful.",
-]
 RULES = (ConstantRmsNorm, ConstantStdLayerNorm, IdentityRule, UniformRuleGatedMLP)
 
 
@@ -214,26 +209,6 @@ def test_without_special_tokens_the_empty_text_is_the_lone_pad_token(llama):
     (relevance,) = word_attributions(model, bare, ["A truly great film"], method="lrp")
     assert relevance.extras["relevance_special"] == 0
     assert relevance.scores.sum() == pytest.approx(relevance.extras["logit_diff"], rel=1e-5, abs=1e-5)
-
-
-TRAIN_TEXTS = ["a great film", "the man travels to the city", "I loved it !", "she meets a detective",
-               "awful and dull", "his family in 1975"] * 4
-TRAIN_LABELS = np.array([1, 0, 1, 0, 1, 0] * 4)
-
-
-def train_llama(seed: int) -> dict[str, torch.Tensor]:
-    model, tokenizer = load_transformer("tiny-llama", seed=seed)
-    fine_tune(model, tokenizer, TRAIN_TEXTS, TRAIN_LABELS, seed=seed, epochs=1, batch_size=4, learning_rate=1e-3,
-              max_length=32, device=torch.device("cpu"))
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def test_training_is_deterministic_for_a_seed_and_differs_between_seeds():
-    a, b, c = train_llama(0), train_llama(0), train_llama(1)
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    assert not torch.equal(a["score.weight"], c["score.weight"])
-    before, _ = load_transformer("tiny-llama", seed=0)
-    assert not torch.equal(a["score.weight"], before.score.weight)  # training moved the head
 
 
 def test_a_decoder_folder_keeps_its_weights_and_draws_its_head_from_the_seed(tmp_path):

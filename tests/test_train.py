@@ -15,17 +15,20 @@ TEXTS = ["a great film", "the man travels to the city", "I loved it !", "she mee
 LABELS = np.array([1, 0, 1, 0, 1, 0] * 4)
 
 
-def train_tiny(seed: int) -> dict[str, torch.Tensor]:
-    model, tokenizer = load_transformer("tiny-bert", seed=seed)
+def train_tiny(seed: int, name: str = "tiny-bert") -> dict[str, torch.Tensor]:
+    model, tokenizer = load_transformer(name, seed=seed)
     fine_tune(model, tokenizer, TEXTS, LABELS, seed=seed, epochs=1, batch_size=4, learning_rate=1e-3,
               max_length=32, device=torch.device("cpu"))
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def test_same_seed_same_weights_other_seed_other_weights():
-    a, b, c = train_tiny(0), train_tiny(0), train_tiny(1)
+@pytest.mark.parametrize("name,head", [("tiny-bert", "classifier.weight"), ("tiny-llama", "score.weight")])
+def test_same_seed_same_weights_other_seed_other_weights(name, head):
+    a, b, c = train_tiny(0, name), train_tiny(0, name), train_tiny(1, name)
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert not torch.equal(a["classifier.weight"], c["classifier.weight"])
+    assert not torch.equal(a[head], c[head])
+    before, _ = load_transformer(name, seed=0)
+    assert not torch.equal(a[head], before.state_dict()[head])  # training moved the head
 
 
 def test_pretrained_encoder_is_shared_and_head_comes_from_the_seed():
