@@ -10,6 +10,7 @@ do not match their checksums is treated as absent and rebuilt.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import importlib
 import inspect
@@ -271,3 +272,16 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def content_sha256(path: str | os.PathLike) -> str:
+    """Return :func:`file_sha256` of ``path``, computed once per process while the file keeps its modification time
+    and size (cache keys that name a data or model file's content would otherwise re-read it for every stage)."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    return _content_sha256(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _content_sha256(path: str, mtime_ns: int, size: int) -> str:
+    return file_sha256(Path(path))

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from seedexplain import __version__
-from seedexplain.artifacts import cached, file_sha256, read_meta, write_json
+from seedexplain.artifacts import cached, content_sha256, read_meta, write_json
 from seedexplain.config import Config, params_key
 from seedexplain.constraints import METHODS, SPLITS, OneOf, check
 from seedexplain.data import SHARED_FILES, Dataset, Split, load_dataset, shared_path
@@ -47,21 +47,10 @@ def data_params(config: Config) -> dict[str, Any]:
     keys = ("dataset", "n_train", "n_test_short", "n_test_long", "long_k", "split_seed")
     params = {k: getattr(config, k) for k in keys}
     if config.dataset.endswith(".csv"):
-        path = Path(config.dataset).resolve()
-        stat = path.stat()
-        params["dataset"] = "csv:" + _content_digest(str(path), stat.st_mtime_ns, stat.st_size)
+        params["dataset"] = "csv:" + content_sha256(config.dataset)
     elif config.dataset in SHARED_FILES:  # a file outside the repository: its content, not its name, is the key
-        path = shared_path(config.dataset)
-        stat = path.stat()
-        params["content"] = _content_digest(str(path), stat.st_mtime_ns, stat.st_size)
+        params["content"] = content_sha256(shared_path(config.dataset))
     return params
-
-
-@lru_cache(maxsize=8)
-def _content_digest(path: str, mtime_ns: int, size: int) -> str:
-    """Return the SHA-256 of a file, hashed once per (path, modification time, size): every stage's parameters
-    include the data's, so a CSV dataset would otherwise be re-read for each model and explanation."""
-    return file_sha256(Path(path))
 
 
 def family_of(config: Config, family: str | Family) -> Family:
