@@ -5,7 +5,9 @@ explained (a) by ``word_attributions`` (length-bucketed batches, dynamic padding
 runs Captum on one text at a time (batch of 1, no padding) and aggregates its token scores to words the same
 way. Each variant runs in its own process, so its peak resident memory (``ru_maxrss``) is its own; every
 variant is repeated and the fastest repeat counts, because the machine may be shared. Then every method is
-timed on short (~20 words) and long (~150 words) texts. The last line printed is the speed-up of batching.
+timed on short (~20 words) and long (~150 words) texts. First, integrated gradients with a fixed number of path
+points is compared with the adaptive schedule (``tolerance``): passes per text and completeness gaps; the last line
+printed is ``ig_pass_ratio <fixed passes / adaptive passes>`` (``--ig-only`` prints only this part).
 
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/python benchmarks/attribution.py --repeats 2 --threads 1
     ... benchmarks/attribution.py --device cuda    # the same benchmark on a GPU
@@ -45,6 +47,7 @@ COMPARED = ("grad_x_input", "integrated_gradients")
 N_SHORT, N_LONG, LONG_K = 64, 4, 7
 MAX_LENGTH_SHORT, MAX_LENGTH_LONG = 128, 256
 N_STEPS = 50
+IG_TOLERANCE = 0.01
 
 
 def benchmark_texts() -> tuple[list[str], list[str]]:
@@ -166,6 +169,27 @@ def seconds_per_text(short: list[str], long: list[str], repeats: int, device: st
         print(f"{method:22s} {timings[0]:8.3f} {timings[1]:8.3f}", flush=True)
 
 
+def ig_pass_ratio(texts: list[str], device: str, tolerance: float = IG_TOLERANCE) -> float:
+    """Print the forward+backward passes per text of fixed ``N_STEPS``-point integrated gradients and of the
+    adaptive schedule (``tolerance`` of ``|f(x) − f(x')|``), with both median completeness gaps; return the
+    ratio of passes (fixed / adaptive). Pass counts, not seconds: the machine's load does not move them."""
+    model, tokenizer = load_transformer("minilm", seed=0)
+    model.to(resolve_device(device))
+    runs = {"fixed": {}, "adaptive": {"tolerance": tolerance}}
+    rows = {}
+    for name, options in runs.items():
+        explained = word_attributions(model, tokenizer, texts, method="integrated_gradients", n_steps=N_STEPS,
+                                      max_length=MAX_LENGTH_LONG, **options)
+        points = np.array([e.extras["path_points"] for e in explained])
+        change = np.array([e.scores[np.isfinite(e.scores)].sum() - e.extras["convergence_delta"]
+                           for e in explained])
+        gap = np.abs([e.extras["convergence_delta"] for e in explained]) / np.abs(change)
+        rows[name] = points.sum()
+        print(f"{name:9s} passes per text {points.mean():6.1f} (max {points.max()}), median completeness gap "
+              f"{np.median(gap):.2e} of |f(x) − f(x')|, largest {gap.max():.2e}")
+    return float(rows["fixed"] / rows["adaptive"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2, help="runs of each variant; the fastest counts")
@@ -173,6 +197,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="auto: CUDA when present, else CPU")
     parser.add_argument("--child", nargs=3, metavar=("VARIANT", "METHOD", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--ig-only", action="store_true", help="only the adaptive integrated-gradients passes")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.child:
@@ -182,6 +207,12 @@ def main() -> None:
     print(f"torch {torch.__version__}, device {resolve_device(args.device)}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f} at start")
+    print(f"\n== integrated gradients: {N_STEPS} fixed points vs adaptive (tolerance {IG_TOLERANCE:g}), "
+          f"{len(short)} short + {len(long)} long texts ==")
+    ratio = ig_pass_ratio(short + long, args.device)
+    if args.ig_only:
+        print(f"ig_pass_ratio {ratio:.2f}")
+        return
     best = compare_batched_with_loop(args.repeats, args.device)
     seconds_per_text(short[:16], long, args.repeats, args.device)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
@@ -190,6 +221,7 @@ def main() -> None:
     total = {variant: sum(seconds[variant] for seconds in best.values()) for variant in ("loop", "batched")}
     print(f"speed-up of batching, both methods (total loop time / total batched time): "
           f"{total['loop'] / total['batched']:.2f}x")
+    print(f"ig_pass_ratio {ratio:.2f}")
 
 
 if __name__ == "__main__":

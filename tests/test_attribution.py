@@ -226,3 +226,22 @@ def test_lrp_word_part_is_gradient_x_input_when_no_rule_is_applied(tiny):
 def test_lrp_is_conservative_on_minilm():
     model, tokenizer = load_transformer("minilm", seed=0)
     assert_conservative_lrp(model, tokenizer, TEXTS, tolerance=1e-5)
+
+
+def test_adaptive_integrated_gradients_refines_only_the_texts_above_the_tolerance(tiny):
+    from seedexplain.attribution.gradient import _doubling
+
+    assert _doubling(8, 50) == [8, 16, 32, 50] and _doubling(8, 8) == [8] and _doubling(4, 16) == [4, 8, 16]
+    adaptive = explain(tiny, TEXTS, "integrated_gradients", n_steps=32, tolerance=0.002, start_steps=4)
+    spent = {4: 4, 8: 12, 16: 28, 32: 60}  # points spent when a text stops at 4, 8, 16 or 32 of them
+    for text, result in zip(TEXTS, adaptive):
+        steps = result.extras["n_steps"]
+        assert result.extras["path_points"] == spent[steps]
+        change = result.scores.sum() - result.extras["convergence_delta"]
+        assert steps == 32 or abs(result.extras["convergence_delta"]) <= 0.002 * abs(change)
+        (fixed,) = explain(tiny, [text], "integrated_gradients", n_steps=steps)
+        np.testing.assert_allclose(result.scores, fixed.scores, rtol=1e-4, atol=1e-6)
+    coarse = explain(tiny, TEXTS, "integrated_gradients", n_steps=32, tolerance=1.0, start_steps=4)
+    assert all(r.extras["path_points"] == 4 for r in coarse)
+    exhaustive = explain(tiny, TEXTS, "integrated_gradients", n_steps=32, tolerance=1e-9, start_steps=4)
+    assert all(r.extras["n_steps"] == 32 and r.extras["path_points"] == 60 for r in exhaustive)
