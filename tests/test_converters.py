@@ -20,6 +20,17 @@ import torch
 
 from seedexplain import converters
 from seedexplain.artifacts import read_meta
+from seedexplain.converters.bert import bert_shapes
+from seedexplain.converters.e5 import (
+    Q4_0,
+    dequantize_q4_0,
+    e5_layout,
+    e5_weights,
+    read_e5,
+    save_e5_bert,
+    unigram_ids,
+    write_e5_tokenizer,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -42,7 +53,7 @@ def _q4_0(q: np.ndarray, d: np.ndarray) -> bytes:
 
 def test_dequantize_q4_0_known_block():
     qs = bytes(j | ((15 - j) << 4) for j in range(16))  # low nibbles 0..15, high nibbles 15..0
-    weights = converters.dequantize_q4_0(struct.pack("<e", 0.25) + qs, (32,))
+    weights = dequantize_q4_0(struct.pack("<e", 0.25) + qs, (32,))
     expected = np.r_[np.arange(-8, 8), np.arange(7, -9, -1)] * 0.25
     assert weights.dtype == np.float32
     np.testing.assert_array_equal(weights, expected)
@@ -56,14 +67,15 @@ H, FF, LAYERS, HEADS, VOCAB, POSITIONS, TYPES = 32, 64, 1, 2, 12, 8, 2
 def _e5_tensors(rng: np.random.Generator) -> tuple[dict[str, tuple[int, int, bytes]], dict[str, np.ndarray]]:
     """Return the tensors of a tiny E5S1 file, name -> (dtype, n_values, payload), and the weights they encode
     by BertModel checkpoint name."""
-    config = converters.BertConfig(vocab_size=VOCAB, hidden_size=H, num_hidden_layers=LAYERS,
-                                   num_attention_heads=HEADS, intermediate_size=FF,
-                                   max_position_embeddings=POSITIONS, type_vocab_size=TYPES)
-    shapes = converters.bert_shapes(config)
+    from transformers import BertConfig
+
+    config = BertConfig(vocab_size=VOCAB, hidden_size=H, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
+                        intermediate_size=FF, max_position_embeddings=POSITIONS, type_vocab_size=TYPES)
+    shapes = bert_shapes(config)
     tensors, expected = {}, {}
-    for name, (hf_name, dtype) in converters.e5_layout(config).items():
+    for name, (hf_name, dtype) in e5_layout(config).items():
         n = int(np.prod(shapes[hf_name]))
-        if dtype == converters.Q4_0:
+        if dtype == Q4_0:
             q, d = rng.integers(0, 16, (n // 32, 32)), rng.uniform(0.01, 0.1, n // 32).astype(np.float16)
             tensors[name] = (dtype, n, _q4_0(q, d))
             expected[hf_name] = ((q - 8) * d.astype(np.float64)[:, None]).reshape(shapes[hf_name])
@@ -102,7 +114,7 @@ def tiny_e5(tmp_path_factory) -> tuple[Path, dict[str, tuple[int, int, bytes]], 
 
 def test_read_e5_header_pieces_and_weights(tiny_e5):
     path, _, expected = tiny_e5
-    e5 = converters.read_e5(path)
+    e5 = read_e5(path)
     config = e5.config
     assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads, config.intermediate_size,
             config.vocab_size, config.max_position_embeddings, config.type_vocab_size) == (
@@ -110,16 +122,18 @@ def test_read_e5_header_pieces_and_weights(tiny_e5):
     assert config.layer_norm_eps == pytest.approx(1e-12) and config.pad_token_id == 1
     assert e5.special == {"bos": 0, "eos": 2, "pad": 1, "unk": 3}
     assert e5.pieces == tuple(PIECES) and e5.scores.tolist() == SCORES and e5.normalisation == {"A": "a"}
-    weights = converters.e5_weights(e5)
+    weights = e5_weights(e5)
     assert weights.keys() == expected.keys()
     for name, values in expected.items():
         np.testing.assert_array_equal(weights[name], values.astype(np.float32), err_msg=name)
 
 
 def test_e5_checkpoint_loads_as_bert(tiny_e5, tmp_path):
+    from transformers import BertModel
+
     path, _, expected = tiny_e5
-    assert converters.save_e5_bert(converters.read_e5(path), tmp_path) == 0.0
-    model = converters.BertModel.from_pretrained(tmp_path, add_pooling_layer=False)
+    assert save_e5_bert(read_e5(path), tmp_path) == 0.0
+    model = BertModel.from_pretrained(tmp_path, add_pooling_layer=False)
     state = model.state_dict()
     for name, values in expected.items():
         np.testing.assert_array_equal(state[name].numpy(), values.astype(np.float32), err_msg=name)
@@ -134,7 +148,7 @@ def test_e5_checkpoint_loads_as_bert(tiny_e5, tmp_path):
     (" b", [8]),             # a leading space is the "▁" itself
 ])
 def test_unigram_ids_follow_the_piece_table(tiny_e5, text, ids):
-    assert converters.unigram_ids(converters.read_e5(tiny_e5[0]), text) == ids
+    assert unigram_ids(read_e5(tiny_e5[0]), text) == ids
 
 
 def _tiny_tokenizer_json(path: Path, pieces: list[str]) -> None:
@@ -155,11 +169,11 @@ def _tiny_tokenizer_json(path: Path, pieces: list[str]) -> None:
 def test_e5_tokenizer_folder_matches_the_piece_table(tiny_e5, tmp_path):
     from transformers import AutoTokenizer
 
-    e5 = converters.read_e5(tiny_e5[0])
+    e5 = read_e5(tiny_e5[0])
     _tiny_tokenizer_json(tmp_path / "tokenizer.json", PIECES)
     sentences = ("ab b", "Abab  b", "ab a")
     (tmp_path / "out").mkdir()
-    report = converters.write_e5_tokenizer(e5, tmp_path / "tokenizer.json", tmp_path / "out", sentences)
+    report = write_e5_tokenizer(e5, tmp_path / "tokenizer.json", tmp_path / "out", sentences)
     assert report == {"pieces": len(PIECES), "sentences_checked": 3, "score_max_abs_diff": 0.0}
     tokenizer = AutoTokenizer.from_pretrained(tmp_path / "out")
     assert tokenizer.is_fast and (tokenizer.pad_token_id, tokenizer.padding_side) == (1, "right")
@@ -169,7 +183,7 @@ def test_e5_tokenizer_folder_matches_the_piece_table(tiny_e5, tmp_path):
 
     _tiny_tokenizer_json(tmp_path / "other.json", [*PIECES[:-1], "▁c"])
     with pytest.raises(ValueError, match="other.json does not match the piece table"):
-        converters.write_e5_tokenizer(e5, tmp_path / "other.json", tmp_path / "out", sentences)
+        write_e5_tokenizer(e5, tmp_path / "other.json", tmp_path / "out", sentences)
 
 
 def test_corrupt_e5_files_are_named_errors(tiny_e5, tmp_path):
@@ -177,7 +191,7 @@ def test_corrupt_e5_files_are_named_errors(tiny_e5, tmp_path):
     good = path.read_bytes()
     dropped = {name: t for name, t in tensors.items() if name != "l0.fo.b"}
     short = dict(tensors, **{"l0.q.w": (*tensors["l0.q.w"][:2], tensors["l0.q.w"][2][:-18])})
-    retyped = dict(tensors, **{"emb.pos": (converters.Q4_0, *tensors["emb.pos"][1:])})
+    retyped = dict(tensors, **{"emb.pos": (Q4_0, *tensors["emb.pos"][1:])})
     cases = {"magic.bin": (_e5_bytes(tensors, magic=b"GGUF"), "not an E5S1 file"),
              "truncated.bin": (good[:200], "truncated"),
              "missing.bin": (_e5_bytes(dropped), "encoder.layer.0.output.dense.bias"),
@@ -187,7 +201,7 @@ def test_corrupt_e5_files_are_named_errors(tiny_e5, tmp_path):
     for name, (data, problem) in cases.items():
         (tmp_path / name).write_bytes(data)
         with pytest.raises(ValueError, match=problem) as error:
-            converters.read_e5(tmp_path / name)
+            read_e5(tmp_path / name)
         assert name in str(error.value)
 
 
@@ -195,7 +209,7 @@ def test_corrupt_e5_file_writes_no_artifact(tiny_e5, tmp_path, monkeypatch):
     corrupt, tokenizer = tmp_path / "e5-small-q4.bin", tmp_path / "tokenizer.json"
     corrupt.write_bytes(tiny_e5[0].read_bytes()[:-100])
     tokenizer.write_text("{}")
-    monkeypatch.setattr(converters, "_e5_sources", lambda: (corrupt, tokenizer))
+    monkeypatch.setattr("seedexplain.converters.e5._e5_sources", lambda: (corrupt, tokenizer))
     with pytest.raises(ValueError, match="e5-small-q4.bin"):
         converters.e5_small_folder(str(tmp_path / "artifacts"))
     assert _leftovers(tmp_path / "artifacts") == []
