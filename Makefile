@@ -30,7 +30,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # lines to this terminal instead (see seedexplain.progress).
 export SEEDEXPLAIN_PROGRESS := off
 
-.PHONY: all book browser notebooks test lint venv sweep clean distclean
+.PHONY: all book pdf browser notebooks test lint venv sweep clean distclean
 .DELETE_ON_ERROR:
 
 all: book
@@ -58,6 +58,14 @@ book: _build/html/index.html
 _build/html/index.html: $(EXECUTED) $(BOOK_SOURCES) $(INSTALLED)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going --quiet
 	@echo "book: $(CURDIR)/_build/html/index.html"
+
+# The whole book as one PDF: the single-page HTML build printed by Debian's Chromium (see scripts/print_pdf.py).
+PDF := _build/pdf/seedexplain.pdf
+pdf: $(PDF)
+
+$(PDF): $(EXECUTED) $(BOOK_SOURCES) $(INSTALLED) scripts/print_pdf.py | browser
+	$(BIN)/jupyter-book build . --builder singlehtml --warningiserror --keep-going --quiet
+	$(BIN)/python scripts/print_pdf.py _build/singlehtml $@
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check lib tests benchmarks notebooks

@@ -27,7 +27,7 @@ def built_book(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("project")
     for name in PROJECT_FILES:
         shutil.copy2(ROOT / name, work / name)
-    for folder in ("book", "notebooks", "lib"):
+    for folder in ("book", "notebooks", "lib", "scripts"):
         shutil.copytree(ROOT / folder, work / folder, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"),
                         copy_function=shutil.copy2)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
