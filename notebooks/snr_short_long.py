@@ -37,9 +37,10 @@ import logging
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import HTML
 from myst_nb import glue
 
-from seedexplain import checks, pipeline, plots, prose, report
+from seedexplain import checks, interactive, pipeline, plots, prose, report
 from seedexplain.artifacts import cached_call
 from seedexplain.config import make_config
 from seedexplain.constraints import SPLITS
@@ -107,6 +108,16 @@ fig = plots.word_distributions([(short["linear"][i].words, {f: short[f][i].attri
                                 for i in examples])
 plots.save_figure(fig, "word_distributions", figures)
 plt.show()
+
+# %%
+# Every short test text, the examples first, for the interactive heatmap of the explanations chapter.
+order = examples + [i for i in range(len(short["linear"])) if i not in examples]
+explorer = interactive.word_explorer(
+    [(("example: " if i in examples else "") + " ".join(short["linear"][i].words[:8]) + " …",
+      short["linear"][i].words, {f: short[f][i].attributions for f in results.families}) for i in order],
+    plots.FAMILY_LABELS)
+glue("word_explorer", HTML(explorer), display=False)
+HTML(explorer)
 
 # %% [markdown]
 # ## Per-text signal, noise and SNR (definition A, headline run)

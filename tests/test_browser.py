@@ -395,3 +395,44 @@ def test_screenshots_saved(visits, screenshot_dir):
     for path in (LANDING, RESULTS):
         shot = screenshot_dir / (path.replace("/", "_")[:-5] + ".png")
         assert shot.is_file() and shot.stat().st_size > 10_000, f"screenshot missing or empty: {shot}"
+
+
+EXPLANATIONS = "book/explanations.html"
+
+
+def _tooltip_numbers(row: str) -> tuple[float, list[float]]:
+    """Return (mean, per-seed values) from a tooltip row "label: mean m ± sd over n seeds; seeds: a, b, ..."."""
+    mean = float(re.search(r"mean (\S+) ±", row).group(1).replace("−", "-"))
+    seeds = [float(v.replace("−", "-")) for v in row.split("seeds: ", 1)[1].split(",")]
+    return mean, seeds
+
+
+def test_hovering_or_focusing_a_word_shows_every_seed_of_both_families(built_book, base_url):
+    """The explanations chapter's interactive heatmap: a word's tooltip holds the notebook's arrays (3 digits)."""
+    from seedexplain import pipeline, report
+    from seedexplain.config import make_config
+
+    results = pipeline.run(make_config("quick", artifacts=str(built_book / "artifacts")))
+    first = report.example_texts(results, n=3)[0]  # the explorer lists the examples first
+    word = 1
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(base_url + EXPLANATIONS, wait_until="load")
+            page.hover(f'.se-family[data-family="linear"] .se-word[data-i="{word}"]')
+            rows = {family: page.inner_text(f'.se-tip .se-row[data-family="{family}"]')
+                    for family in results.families}
+            page.mouse.move(0, 0)
+            page.focus(f'.se-family[data-family="transformer"] .se-word[data-i="{word}"]')  # the keyboard's way
+            focused = page.is_visible(".se-tip")
+        finally:
+            browser.close()
+    assert not errors and focused
+    for family, row in rows.items():
+        values = results.explanations(family, "test_short")[first].attributions[word]
+        mean, seeds = _tooltip_numbers(row)
+        assert mean == pytest.approx(values.mean(), rel=5e-3, abs=1e-9), row
+        assert seeds == pytest.approx(list(values), rel=5e-3, abs=1e-9), row

@@ -17,7 +17,7 @@ LAYERS = [
     {"registry"},
     {"config"},
     {"words", "snr", "artifacts", "forward"},
-    {"stats", "data", "linear", "beyond", "plots"},
+    {"stats", "data", "linear", "beyond", "plots", "interactive"},
     {"synthetic", "models", "train", "converters"},
     {"attribution", "faithfulness", "probing", "attention_checks"},
     {"families", "results"},
