@@ -60,6 +60,8 @@ for key, value in share.items():
     glue(f"multiverse_{key}", value, display=False)
 glue("multiverse_n_cells", len(cells), display=False)
 glue("multiverse_cell_list", "; ".join(cell.name for cell in cells[1:]), display=False)
+other_seeds = sorted({cell.config(headline).n_seeds for cell in cells[1:]})
+glue("multiverse_other_seeds", " or ".join(map(str, other_seeds)), display=False)
 glue("multiverse_n_cells_run", int((tables["cells"].status == "ok").sum()), display=False)
 glue("multiverse_cells_not_run", prose.cells_not_run(tables["cells"]), display=False)
 glue("multiverse_sentence", prose.multiverse_sentence(effects, share), display=False)
