@@ -54,16 +54,8 @@ if not CHROMIUM.exists() and not _started_under_ci():
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
+from scripts.print_pdf import SETTLE as SETTLE_JS  # noqa: E402  (images loaded, MathJax typeset)
 
-# Run in each page once it has loaded: make lazy images load, then wait for every image and for MathJax.
-SETTLE_JS = """async () => {
-  const imgs = Array.from(document.images);
-  imgs.forEach(i => { if (i.loading === 'lazy') i.loading = 'eager'; });
-  await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
-  if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
-    await window.MathJax.startup.promise;
-  }
-}"""
 INSPECT_JS = r"""() => ({
   images: Array.from(document.images).map(i => ({src: i.currentSrc || i.src, width: i.naturalWidth})),
   links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
