@@ -169,9 +169,9 @@ class Config:
         return dataclasses.asdict(self)
 
     def cache_key(self) -> dict[str, Any]:
-        """Return what identifies this configuration's results: every field but where artifacts are stored, and
-        but the fields of :data:`LATER_FIELDS` at their default (so that results cached before they existed stay
-        valid, and a non-default value keys new ones)."""
+        """Return what identifies this configuration's results: every field except where artifacts are stored
+        and the fields of :data:`LATER_FIELDS` at their default (so that results cached before those fields
+        existed stay valid, and a non-default value keys new ones)."""
         return {k: v for k, v in self.to_dict().items()
                 if k != "artifacts" and not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from seedexplain.artifacts import file_sha256
-from seedexplain.config import Config
+from seedexplain.config import LATER_FIELDS, Config
 from seedexplain.constraints import method_key
 from seedexplain.registry import TransformerEntry, resolve
 
@@ -91,7 +91,7 @@ class TransformerFamily:
     kind: str = "transformer"
 
     def model_params(self, config: Config) -> dict[str, Any]:
-        regime = {} if config.fine_tune == "all" else {"fine_tune": config.fine_tune}  # older keys stay valid
+        regime = {} if config.fine_tune == LATER_FIELDS["fine_tune"] else {"fine_tune": config.fine_tune}
         return {"family": self.kind, "transformer": model_identity(self.model, config.artifacts),
                 "epochs": config.epochs, "batch_size": config.batch_size, "learning_rate": config.learning_rate,
                 "max_length": config.max_length, **regime}
