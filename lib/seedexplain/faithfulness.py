@@ -117,8 +117,8 @@ def aopc(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequ
             others = np.zeros(len(text.words), dtype=bool)
             others[order] = True
             others[top] = False
-            sequences += [delete_words(text, dropped, deletion, tokenizer.mask_token_id),
-                          delete_words(text, others, deletion, tokenizer.mask_token_id)]
+            sequences += [delete_words(text, dropped, deletion, tokenizer.mask_token_id, pad_id),
+                          delete_words(text, others, deletion, tokenizer.mask_token_id, pad_id)]
     shape = (len(encoded), len(percents), 2)
     g = sequences_logit_difference(model, sequences, pad_id, batch_size).reshape(shape) * signs[:, None, None]
     margin = signs * f

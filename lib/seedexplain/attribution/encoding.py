@@ -90,23 +90,19 @@ def make_batch(tokenizer: PreTrainedTokenizerBase, texts: list[EncodedText], ind
 
 
 def delete_words(text: EncodedText, absent: np.ndarray, deletion: str, mask_id: int | None,
-                 pad_id: int | None = None) -> np.ndarray:
+                 pad_id: int) -> np.ndarray:
     """Return the token ids of ``text`` without the words flagged in ``absent`` (bool, shape ``(n_words,)``).
 
     ``deletion="remove"`` drops the words' tokens; ``"mask"`` replaces each of them by the [MASK] token.
     Special tokens and tokens of no word are always kept. Removing every token is possible only when the tokenizer
     adds no special token (SmolLM2's adds none): the empty text is then the lone ``pad_id`` token, which a decoder's
-    head reads when no token is real (as in the "pad" baseline of integrated gradients); without ``pad_id`` it is
-    an error.
+    head reads when no token is real (as in the "pad" baseline of integrated gradients).
     """
     hit = np.zeros(text.n_tokens, dtype=bool)
     in_word = text.token_word >= 0
     hit[in_word] = absent[text.token_word[in_word]]
     if deletion == "remove":
         if hit.all():
-            if pad_id is None:
-                raise ValueError("deleting every word leaves no token (the tokenizer adds no special token): "
-                                 "pass pad_id to stand for the empty text")
             return np.array([pad_id], dtype=text.ids.dtype)
         return text.ids[~hit]
     if mask_id is None:
