@@ -28,13 +28,12 @@ from seedexplain.config import Config
 from seedexplain.constraints import PROBABILITY, SPLITS, Integer, OneOf, check, validated
 from seedexplain.data import available
 from seedexplain.registry import TASKS, TRANSFORMERS
+from seedexplain.report import CLAIM
 
 log = logging.getLogger(__name__)
 
 FACTORS = ("headline", "task", "model", "method", "regime", "linear", "randomness", "crossing")
 """What a cell changes from the headline setting (the forest plot's colours)."""
-CLAIM = ("linear", "transformer")
-"""The first family should have the higher SNR (the paper's claim); the effect is log(median SNR ratio)."""
 FACTORIAL_SEEDS = 5
 """Seeds per family that enter the factorial analysis (the cells' smallest count, so that every per-text SNR is
 estimated from as many seeds)."""
@@ -106,11 +105,12 @@ def cell_summary(config: Config, *, n_resamples: int = 2000) -> dict[str, Any]:
     :data:`CLAIM`) and ``texts`` (per family, split and text: log SNR of the first :data:`FACTORIAL_SEEDS` seeds,
     class and number of words). Trains and explains whatever the cache lacks."""
     from seedexplain import pipeline
+    from seedexplain.report import seed_level_tests
     from seedexplain.snr import texts_snr
-    from seedexplain.stats import bootstrap_ci, seed_level_comparison
+    from seedexplain.stats import bootstrap_ci
 
     results = pipeline.run(config)
-    families, effects, texts = [], [], []
+    families, texts = [], []
     for split in SPLITS:
         for family in results.families:
             arrays = results.arrays(family, split)
@@ -124,12 +124,9 @@ def cell_summary(config: Config, *, n_resamples: int = 2000) -> dict[str, Any]:
             labels = [e.label for e in results.explanations(family, split)]
             texts.append(pd.DataFrame(dict(family=family, split=split, text=np.arange(len(table)), label=labels,
                                            n_words=table.n_words, snr=table.snr)))
-        test = seed_level_comparison(results.arrays(CLAIM[0], split), results.arrays(CLAIM[1], split),
-                                     n_resamples=n_resamples, seed=0)
-        effects.append(dict(split=split, estimate=test.estimate, ci_low=test.ci_low, ci_high=test.ci_high,
-                            p_value=test.p_value, n_seeds=min(test.n_seeds_first, test.n_seeds_second)))
-    return {"families": pd.DataFrame(families), "effects": pd.DataFrame(effects),
-            "texts": pd.concat(texts, ignore_index=True)}
+    tests = seed_level_tests(results, pair=CLAIM, n_resamples=n_resamples, definition="A")
+    effects = tests[["split", "estimate", "ci_low", "ci_high", "p_value", "n_seeds"]]
+    return {"families": pd.DataFrame(families), "effects": effects, "texts": pd.concat(texts, ignore_index=True)}
 
 
 def _cost(config: Config, family: str, split: str) -> dict[str, float]:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from seedexplain.beyond import TRADEOFF_FORMATS, compare_format, format_label
-from seedexplain.constraints import POSITIVE_INT, SPLITS, Integer, Real, validated
+from seedexplain.constraints import POSITIVE_INT, SPLITS, Integer, OneOf, OrNone, Real, validated
 from seedexplain.data import n_words
 from seedexplain.results import Results
 from seedexplain.snr import common_mode_variance, corpus_snr, snr_vs_n_seeds, texts_snr
@@ -93,21 +93,24 @@ def corpus_sensitivity(results: Results, *, min_counts: Sequence[int] = (2, 3, 5
     return pd.DataFrame(rows)
 
 
-@validated(n_resamples=POSITIVE_INT)
+@validated(n_resamples=POSITIVE_INT, definition=OrNone(OneOf(tuple(DEFINITIONS))))
 def seed_level_tests(results: Results, *, pair: tuple[str, str] = CLAIM, n_resamples: int = 2000,
-                     seed: int = 0) -> pd.DataFrame:
-    """Return the seed-level comparison of ``pair`` per (split, definition A/B): one row each with the estimate
-    ``log(median SNR first / median SNR second)``, its 95% interval, the two-sided p-value and ``ratio`` =
-    exp(estimate) with its interval, plus ``p_holm``: Holm-adjusted over the rows of this table."""
+                     seed: int = 0, definition: str | None = None) -> pd.DataFrame:
+    """Return the seed-level comparison of ``pair`` per (split, definition A/B, or only ``definition``): one row
+    each with the estimate ``log(median SNR first / median SNR second)``, its 95% interval, the two-sided p-value,
+    the smaller family's number of seeds and ``ratio`` = exp(estimate) with its interval, plus ``p_holm``:
+    Holm-adjusted over the rows of this table."""
     first, second = pair
     rows = []
+    definitions = {k: v for k, v in DEFINITIONS.items() if definition in (None, k)}
     for split in SPLITS:
-        for definition, scale in DEFINITIONS.items():
+        for definition, scale in definitions.items():
             test = seed_level_comparison(results.arrays(first, split), results.arrays(second, split),
                                          n_resamples=n_resamples, seed=seed, scale=scale)
             rows.append(dict(split=split, definition=definition, first=first, second=second,
                              estimate=test.estimate, ci_low=test.ci_low, ci_high=test.ci_high,
-                             p_value=test.p_value, ratio=float(np.exp(test.estimate)),
+                             p_value=test.p_value, n_seeds=min(test.n_seeds_first, test.n_seeds_second),
+                             ratio=float(np.exp(test.estimate)),
                              ratio_low=float(np.exp(test.ci_low)), ratio_high=float(np.exp(test.ci_high))))
     return adjust_holm(pd.DataFrame(rows))
 
