@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from seedexplain import multiverse
+from seedexplain.config import make_config
 from seedexplain.multiverse import Cell, run_grid, verdicts
 
 
@@ -41,7 +42,11 @@ def test_a_two_cell_grid_runs_through_the_pipeline_and_reports_each_cell(two_cel
     assert (short[short.cell == "headline"].train_seconds > 0).all()
     effects = tables["effects"]
     assert len(effects) == 4 and (effects.p_value.between(0, 1) | effects.estimate.isna()).all()
-    assert len(tables["texts"]) == 2 * 2 * (grid_config.n_test_short + grid_config.n_test_long)
+    texts = tables["texts"]
+    assert len(texts) == 2 * 2 * (grid_config.n_test_short + grid_config.n_test_long)
+    by_cell = texts.groupby("cell").text.agg(frozenset)  # a text has one key in every cell that explains it
+    assert by_cell["headline"] == by_cell["method: gradient × input"]
+    assert texts.text.nunique() == grid_config.n_test_short + grid_config.n_test_long
 
 
 def test_a_cell_is_cached_under_everything_it_depends_on(two_cells, grid_config):
@@ -71,7 +76,7 @@ def test_a_bad_cell_stops_the_grid_before_any_work_naming_the_cell_and_the_choic
         run_grid(cells, grid_config)
     with pytest.raises(ValueError, match="cell 'model: gpt2'.*transformer='gpt2' is not one of 'minilm-l6'"):
         run_grid((Cell("model: gpt2", "model", {"transformer": "gpt2"}),), grid_config)
-    with pytest.raises(ValueError, match="factor='size' is not one of 'headline', 'task'"):
+    with pytest.raises(ValueError, match="factor='size' is not one of 'headline', 'texts', 'task'"):
         Cell("x", "size")
 
 
@@ -94,7 +99,20 @@ def test_every_profile_grid_starts_with_the_headline_and_names_each_cell_once():
         assert len({c.name for c in cells}) == len(cells)
 
 
-REFERENCE = dict(task="subjectivity", split="test_short", model="minilm-l6", method="lrp", epochs=1,
+def test_the_full_grid_reduces_texts_before_seeds_and_names_the_reduction_once():
+    headline = make_config("full")
+    cells = multiverse.grid("full")
+    others = [cell.config(headline) for cell in cells[1:]]
+    assert all((c.n_train, c.n_test_short, c.n_test_long, c.n_seeds) == (1000, 100, 25, 5) for c in others)
+    assert multiverse.sizes_sentence(cells, headline) == ("1000 training texts, 100 short and 25 long test texts, "
+                                                           "5 seeds per family")
+    described = {cell.name: multiverse.describe(cell) for cell in cells}
+    assert described["headline"] == "nothing (the headline)"
+    assert described["texts: reduced"] == "n_seeds=5, n_train=1000, n_test_short=100, n_test_long=25"
+    assert described["task: polarity"] == "dataset=polarity (reduced sizes)"
+
+
+REFERENCE = dict(task="subjectivity", split="test_short", n_train=2000, model="minilm-l6", method="lrp", epochs=1,
                  randomness="seed+data", linear="bow")
 
 
@@ -113,8 +131,8 @@ def _oracle(rng, *, interaction, n_texts=60):
                 scale = 0.2 if family == "linear" else 0.6  # heteroscedastic across families
                 rows.append(dict(cell=cell, family=family, split="test_short", text=i, label=i % 2,
                                  n_words=10, snr=float(np.exp(mean + text_effect[task, i] + rng.normal(0, scale))),
-                                 task=task, model="minilm-l6", method=method, epochs=1, randomness="seed+data",
-                                 linear="bow"))
+                                 task=task, n_train=2000, model="minilm-l6", method=method, epochs=1,
+                                 randomness="seed+data", linear="bow"))
     frame = pd.DataFrame(rows)
     return frame.assign(log_snr=np.log(frame.snr), text_id=frame.task + "/" + frame.text.astype(str))
 

@@ -14,6 +14,7 @@ per-text log SNR.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import math
 import time
@@ -32,7 +33,7 @@ from seedexplain.report import CLAIM
 
 log = logging.getLogger(__name__)
 
-FACTORS = ("headline", "task", "model", "method", "regime", "linear", "randomness", "crossing")
+FACTORS = ("headline", "texts", "task", "model", "method", "regime", "linear", "randomness", "crossing")
 """What a cell changes from the headline setting (the forest plot's colours)."""
 FACTORIAL_SEEDS = 5
 """Seeds per family that enter the factorial analysis (the cells' smallest count, so that every per-text SNR is
@@ -56,25 +57,30 @@ class Cell:
         return dataclasses.replace(headline, **self.overrides)
 
 
-FIVE = {"n_seeds": 5}
+REDUCED = {"n_seeds": 5, "n_train": 1000, "n_test_short": 100, "n_test_long": 25}
+"""The sizes of every full-profile cell but the headline: 5 seeds, half the headline's training and test texts (texts
+reduced before seeds, so that the grid fits the book's budget). The cell "texts: reduced" is the headline at these
+sizes: every other cell differs from it by the one factor it names, and it differs from the headline by the sizes."""
 GRID: dict[str, tuple[Cell, ...]] = {
     "full": (
         Cell("headline", "headline", {}, "subjectivity, MiniLM-L6 fine-tuned 1 epoch, LRP, bag of words, seed+data"),
-        Cell("task: polarity", "task", {**FIVE, "dataset": "polarity"}),
-        Cell("task: BBC business vs politics", "task", {**FIVE, "dataset": "bbc"}),
-        Cell("model: MiniLM-L3", "model", {**FIVE, "transformer": "minilm-l3"}, "3 layers"),
-        Cell("model: multilingual-e5-small", "model", {**FIVE, "transformer": "e5-small"}, "12 layers"),
-        Cell("task: French reviews (e5-small)", "crossing", {**FIVE, "dataset": "amazon-fr", "transformer": "e5-small"},
+        Cell("texts: reduced", "texts", REDUCED, "the reference of the cells below"),
+        Cell("task: polarity", "task", {**REDUCED, "dataset": "polarity"}),
+        Cell("task: BBC business vs politics", "task", {**REDUCED, "dataset": "bbc"}),
+        Cell("model: MiniLM-L3", "model", {**REDUCED, "transformer": "minilm-l3"}, "3 layers"),
+        Cell("model: multilingual-e5-small", "model", {**REDUCED, "transformer": "e5-small"}, "12 layers"),
+        Cell("task: French reviews (e5-small)", "crossing",
+             {**REDUCED, "dataset": "amazon-fr", "transformer": "e5-small"},
              "French needs the multilingual encoder; compare with the e5-small cell"),
         Cell("model: SmolLM2-135M decoder, head only", "model",
-             {**FIVE, "transformer": "smollm2-135m", "fine_tune": "head", "learning_rate": 3e-3},
+             {**REDUCED, "transformer": "smollm2-135m", "fine_tune": "head", "learning_rate": 3e-3},
              "30-layer Llama decoder; only the head is trained, so the seed moves the head, the data order and the "
              "resample, not the body"),
-        Cell("method: gradient × input", "method", {**FIVE, "method": "grad_x_input"}),
-        Cell("regime: 3 epochs", "regime", {**FIVE, "epochs": 3}),
-        Cell("linear: linguistic features", "linear", {**FIVE, "linear": "features"}),
-        Cell("randomness: seed only", "randomness", {**FIVE, "randomness": "seed"}),
-        Cell("gradient × input, seed only", "crossing", {**FIVE, "method": "grad_x_input", "randomness": "seed"},
+        Cell("method: gradient × input", "method", {**REDUCED, "method": "grad_x_input"}),
+        Cell("regime: 3 epochs", "regime", {**REDUCED, "epochs": 3}),
+        Cell("linear: linguistic features", "linear", {**REDUCED, "linear": "features"}),
+        Cell("randomness: seed only", "randomness", {**REDUCED, "randomness": "seed"}),
+        Cell("gradient × input, seed only", "crossing", {**REDUCED, "method": "grad_x_input", "randomness": "seed"},
              "does the method's effect depend on what the seed changes?"),
     ),
     # The quick book: the headline and one method cell (it re-uses the headline's models), to exercise the chapter.
@@ -98,12 +104,22 @@ def unavailable(config: Config) -> str | None:
     return None
 
 
+SUMMARY_REVISION = 2
+"""Revision of :func:`cell_summary`'s tables (2: texts are identified by :func:`text_key`), part of its cache key."""
+
+
+def text_key(text: str) -> str:
+    """Return a short digest that identifies ``text`` across cells whose test splits differ (sizes, tasks)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 @validated(n_resamples=Integer(50))
 def cell_summary(config: Config, *, n_resamples: int = 2000) -> dict[str, Any]:
     """Return a cell's rows: ``families`` (per family and split: mean and per-seed accuracy, median SNR with its
     hierarchical 95% interval, cost in seconds), ``effects`` (per split, the seed-level comparison of
-    :data:`CLAIM`) and ``texts`` (per family, split and text: log SNR of the first :data:`FACTORIAL_SEEDS` seeds,
-    class and number of words). Trains and explains whatever the cache lacks."""
+    :data:`CLAIM`) and ``texts`` (per family, split and text, the text named by its :func:`text_key`: log SNR of
+    the first :data:`FACTORIAL_SEEDS` seeds, class and number of words). Trains and explains whatever the cache
+    lacks."""
     from seedexplain import pipeline
     from seedexplain.report import seed_level_tests
     from seedexplain.snr import texts_snr
@@ -121,9 +137,10 @@ def cell_summary(config: Config, *, n_resamples: int = 2000) -> dict[str, Any]:
                                  median_snr=float(texts_snr(arrays).snr.median()), ci_low=ci.low, ci_high=ci.high,
                                  n_seeds=config.n_seeds, n_texts=len(arrays), **_cost(config, family, split)))
             table = texts_snr([a[:, :FACTORIAL_SEEDS] for a in arrays])
-            labels = [e.label for e in results.explanations(family, split)]
-            texts.append(pd.DataFrame(dict(family=family, split=split, text=np.arange(len(table)), label=labels,
-                                           n_words=table.n_words, snr=table.snr)))
+            explained = results.explanations(family, split)
+            texts.append(pd.DataFrame(dict(family=family, split=split, text=[text_key(e.text) for e in explained],
+                                           label=[e.label for e in explained], n_words=table.n_words,
+                                           snr=table.snr)))
     tests = seed_level_tests(results, pair=CLAIM, n_resamples=n_resamples, definition="A")
     effects = tests[["split", "estimate", "ci_low", "ci_high", "p_value", "n_seeds"]]
     return {"families": pd.DataFrame(families), "effects": effects, "texts": pd.concat(texts, ignore_index=True)}
@@ -167,7 +184,8 @@ def cached_summary(config: Config, *, n_resamples: int = 2000) -> dict[str, Any]
     from seedexplain import pipeline
     from seedexplain.artifacts import cached_value
 
-    params = {"function": "seedexplain.multiverse.cell_summary", "config": config.cache_key(),
+    params = {"function": "seedexplain.multiverse.cell_summary", "revision": SUMMARY_REVISION,
+              "config": config.cache_key(),
               "n_resamples": n_resamples,
               "explanations": {f: pipeline.explanation_params(config, f, config.seed, SPLITS[0])
                                for f in config.families}}
@@ -200,8 +218,22 @@ def run_grid(cells: Sequence[Cell], headline: Config, *, n_resamples: int = 2000
 
 
 def describe(cell: Cell) -> str:
-    """Return what ``cell`` changes from the headline, e.g. ``dataset=polarity, n_seeds=5``."""
-    return ", ".join(f"{k}={v}" for k, v in cell.overrides.items()) or "nothing (the headline)"
+    """Return what ``cell`` changes from the headline, e.g. ``dataset=polarity (reduced sizes)``: the sizes of
+    :data:`REDUCED` are named only in the cell that changes nothing else."""
+    reduced = cell.overrides != REDUCED and REDUCED.items() <= cell.overrides.items()
+    changes = {k: v for k, v in cell.overrides.items() if not (reduced and k in REDUCED)}
+    text = ", ".join(f"{k}={v}" for k, v in changes.items()) or "nothing (the headline)"
+    return f"{text} (reduced sizes)" if reduced else text
+
+
+def sizes_sentence(cells: Sequence[Cell], headline: Config) -> str:
+    """Return, as text, the data sizes and seeds of the cells other than the headline (the first cell), e.g.
+    "1000 training texts, 100 short and 25 long test texts, 5 seeds per family"."""
+    def text(c: Config) -> str:
+        return (f"{c.n_train} training texts, {c.n_test_short} short and {c.n_test_long} long test texts, "
+                f"{c.n_seeds} seeds per family")
+
+    return " or ".join(sorted({text(cell.config(headline)) for cell in cells[1:]})) or "no other cell"
 
 
 @validated(alpha=PROBABILITY)
@@ -229,7 +261,7 @@ def share_supported(table: pd.DataFrame) -> dict[str, float]:
             "share_supported": counts["supported"] / n if n else math.nan}
 
 
-FACTORIAL_FACTORS = ("task", "split", "model", "method", "epochs", "randomness", "linear")
+FACTORIAL_FACTORS = ("task", "split", "n_train", "model", "method", "epochs", "randomness", "linear")
 """Columns of :func:`factorial_frame` whose effects :func:`factorial` estimates (references: the headline's)."""
 
 
@@ -237,7 +269,8 @@ def factor_levels(config: Config) -> dict[str, Any]:
     """Return the factors of ``config`` as :func:`factorial_frame` names them (the headline's are the references
     of :func:`factorial`)."""
     entry = TRANSFORMERS[config.transformer]
-    return dict(task=config.dataset, split=SPLITS[0], model=config.transformer, depth=entry.n_layers,
+    return dict(task=config.dataset, split=SPLITS[0], n_train=config.n_train, model=config.transformer,
+                depth=entry.n_layers,
                 architecture=entry.architecture, method=config.method, epochs=config.epochs,
                 randomness=config.randomness, linear=config.linear)
 
@@ -245,12 +278,12 @@ def factor_levels(config: Config) -> dict[str, Any]:
 def factorial_frame(texts: pd.DataFrame, cells: Sequence[Cell], headline: Config) -> pd.DataFrame:
     """Return the rows of :func:`factorial`: one per (cell, family, split, text) with a positive SNR, the cell's
     factors as columns (task, model, depth, architecture, method, epochs, randomness, linear) and ``text_id``
-    (the same text of the same task and split in every cell, the random effect)."""
+    (the same text in every cell that explains it, the random effect)."""
     levels = [{**factor_levels(cell.config(headline)), "cell": cell.name} for cell in cells]
     factors = pd.DataFrame(levels).drop(columns="split")
     frame = texts[texts.snr > 0].merge(factors, on="cell")
     return frame.assign(log_snr=np.log(frame.snr),
-                        text_id=frame.task + "/" + frame.split + "/" + frame.text.astype(str))
+                        text_id=frame.task + "/" + frame.split + "/" + frame.text)
 
 
 def factorial(frame: pd.DataFrame, reference: Mapping[str, Any]) -> pd.DataFrame:
