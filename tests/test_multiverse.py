@@ -49,6 +49,14 @@ def test_a_two_cell_grid_runs_through_the_pipeline_and_reports_each_cell(two_cel
     assert texts.text.nunique() == grid_config.n_test_short + grid_config.n_test_long
 
 
+def test_each_cell_logs_its_time_and_the_peak_memory_so_far(grid_config, caplog):
+    with caplog.at_level("INFO", logger="seedexplain.multiverse"):
+        multiverse.run_cell(Cell("headline", "headline"), grid_config, n_resamples=200)
+    line = next(r.getMessage() for r in caplog.records if "done in" in r.getMessage())
+    peak = float(line.rsplit("so far ", 1)[1].split()[0])
+    assert line.startswith("cell 'headline' done in") and 50 < peak == pytest.approx(multiverse.peak_rss_mb(), 0.5)
+
+
 def test_a_cell_is_cached_under_everything_it_depends_on(two_cells, grid_config):
     again = multiverse.cached_summary(grid_config, n_resamples=200)
     headline = two_cells[1]["families"].query("cell == 'headline'").drop(columns=["cell", "factor"])

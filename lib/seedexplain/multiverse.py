@@ -173,8 +173,17 @@ def run_cell(cell: Cell, headline: Config, *, n_resamples: int = 2000) -> dict[s
     except Exception as error:  # a failed cell is reported, the grid goes on
         log.exception("cell %r failed", cell.name)
         return {"status": f"failed: {type(error).__name__}: {error}"}
-    log.info("cell %r done in %.0f s", cell.name, time.perf_counter() - start)
+    log.info("cell %r done in %.0f s; peak resident memory of this process so far %.0f MB", cell.name,
+             time.perf_counter() - start, peak_rss_mb())
     return {"status": "ok", **summary}
+
+
+def peak_rss_mb() -> float:
+    """Return the peak resident memory of this process so far, in MB (Linux reports ``ru_maxrss`` in kB): logged
+    after each cell, it bounds the cell's own peak and shows which cell raised it."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def cached_summary(config: Config, *, n_resamples: int = 2000) -> dict[str, Any]:
