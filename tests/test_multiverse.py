@@ -112,8 +112,12 @@ def test_the_full_grid_reduces_texts_before_seeds_and_names_the_reduction_once()
     cells = multiverse.grid("full")
     others = [cell.config(headline) for cell in cells[1:]]
     assert all((c.n_train, c.n_test_short, c.n_test_long, c.n_seeds) == (1000, 100, 25, 5) for c in others)
-    assert multiverse.sizes_sentence(cells, headline) == ("1000 training texts, 100 short and 25 long test texts, "
-                                                           "5 seeds per family")
+    sentence = multiverse.sizes_sentence(cells, headline)
+    assert sentence.startswith("every other cell runs with fewer texts, reduced before seeds: 1000 training texts, "
+                               "100 short and 25 long test texts, 5 seeds per family. The cell “texts: reduced”")
+    quick = make_config("quick")
+    assert multiverse.sizes_sentence(multiverse.grid("quick"), quick).startswith(
+        f"every other cell runs at the headline's sizes ({quick.n_train} training texts")
     described = {cell.name: multiverse.describe(cell) for cell in cells}
     assert described["headline"] == "nothing (the headline)"
     assert described["texts: reduced"] == "n_seeds=5, n_train=1000, n_test_short=100, n_test_long=25"
