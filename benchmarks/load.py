@@ -21,10 +21,10 @@ import subprocess
 import sys
 
 SETTINGS = {  # name -> environment of the timed process
-    "2 threads, active wait": {"SEEDEXPLAIN_THREADS": "2", "OMP_WAIT_POLICY": "ACTIVE"},
-    "2 threads, passive wait": {"SEEDEXPLAIN_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"},
-    "2 threads, spin 10k": {"SEEDEXPLAIN_THREADS": "2", "GOMP_SPINCOUNT": "10000"},
-    "1 thread": {"SEEDEXPLAIN_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"},
+    "2 threads, active wait": {"BENCHMARK_THREADS": "2", "OMP_WAIT_POLICY": "ACTIVE"},
+    "2 threads, passive wait": {"BENCHMARK_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"},
+    "2 threads, spin 10k": {"BENCHMARK_THREADS": "2", "GOMP_SPINCOUNT": "10000"},
+    "1 thread": {"BENCHMARK_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"},
     "library default": {},
 }
 
@@ -32,8 +32,8 @@ CHILD = """
 import json, os, sys, tempfile
 import seedexplain
 import torch
-if os.environ.get("SEEDEXPLAIN_THREADS"):
-    torch.set_num_threads(int(os.environ["SEEDEXPLAIN_THREADS"]))
+if os.environ.get("BENCHMARK_THREADS"):
+    torch.set_num_threads(int(os.environ["BENCHMARK_THREADS"]))
 from seedexplain import pipeline
 from seedexplain.artifacts import read_meta
 from seedexplain.config import make_config
@@ -55,7 +55,7 @@ def busy() -> None:
 
 def timed(setting: dict[str, str], n_train: int, device: str, loaded: bool) -> dict[str, float]:
     """Return the training seconds and thread count of one fresh process with ``setting``'s environment."""
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "SEEDEXPLAIN_THREADS")}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "BENCHMARK_THREADS")}
     env.update(setting, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", SEEDEXPLAIN_PROGRESS="off")
     competitor = multiprocessing.Process(target=busy, daemon=True) if loaded else None
     if competitor:
