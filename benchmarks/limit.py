@@ -113,19 +113,19 @@ def main() -> None:
     args = parser.parse_args()
     device = resolve_device(args.device)
     n_texts, n_steps, repeats = (32, 2, 2) if args.quick else (128, 8, args.repeats)
-    texts = list(load_dataset(make_config("quick", n_train=BATCH * n_steps, n_test_short=n_texts, n_test_long=4))
-                 .test_short.texts)
-    train = load_dataset(make_config("quick", n_train=BATCH * n_steps, n_test_short=4, n_test_long=4)).train
+    data = load_dataset(make_config("quick", n_train=BATCH * n_steps, n_test_short=n_texts, n_test_long=4))
+    texts, train = list(data.test_short.texts), data.train
     model, tokenizer = load_transformer("minilm-l6", seed=0)
     model.to(device)
     lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
-    rows = BATCH * int(np.median(lengths))
+    median = int(np.median(lengths))
     print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f} at start; {n_texts} short texts (median {int(np.median(lengths))} "
+          f"load average {os.getloadavg()[0]:.1f} at start; {n_texts} short texts (median {median} "
           f"tokens), {n_steps} training steps of {BATCH}")
 
+    rows = BATCH * median
     dense = [(rows, HIDDEN, FEED_FORWARD), (rows, FEED_FORWARD, HIDDEN), (rows, HIDDEN, HIDDEN)]
-    small = (BATCH * HEADS, int(np.median(lengths)), HIDDEN // HEADS, int(np.median(lengths)))
+    small = (BATCH * HEADS, median, HIDDEN // HEADS, median)
     rates = matmul_rate([*dense, small], device, repeats)
     limit = max(rates[s] for s in dense)
     print(f"limit: dense float32 matmul {limit / 1e9:.1f} GFLOP/s (best of {', '.join(map(str, dense))}); "

@@ -41,7 +41,6 @@ n_train, device = int(sys.argv[1]), sys.argv[2]
 with tempfile.TemporaryDirectory() as folder:
     config = make_config("full", n_seeds=2, n_train=n_train, n_test_short=20, n_test_long=5, artifacts=folder,
                          device=device)
-    pipeline.dataset(config)
     report = read_meta(pipeline.train_seed(config, "transformer", 0))["report"]
 print(json.dumps({"seconds": report["train_seconds"], "threads": torch.get_num_threads()}))
 """

@@ -60,8 +60,7 @@ for key, value in share.items():
     glue(f"multiverse_{key}", value, display=False)
 glue("multiverse_n_cells", len(cells), display=False)
 glue("multiverse_cell_list", "; ".join(cell.name for cell in cells[1:]), display=False)
-glue("multiverse_headline_sizes", f"{headline.n_train} training texts, {headline.n_test_short} short and "
-     f"{headline.n_test_long} long test texts, {headline.n_seeds} seeds per family", display=False)
+glue("multiverse_headline_sizes", multiverse.sizes(headline), display=False)
 glue("multiverse_other_sizes", multiverse.sizes_sentence(cells, headline), display=False)
 glue("multiverse_n_cells_run", int((tables["cells"].status == "ok").sum()), display=False)
 glue("multiverse_cells_not_run", prose.cells_not_run(tables["cells"]), display=False)

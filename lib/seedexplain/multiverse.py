@@ -235,20 +235,23 @@ def describe(cell: Cell) -> str:
     return f"{text} (reduced sizes)" if reduced else text
 
 
+def sizes(config: Config) -> str:
+    """Return the data sizes and seeds of ``config`` as text, e.g. "1000 training texts, 100 short and 25 long test
+    texts, 5 seeds per family"."""
+    return (f"{config.n_train} training texts, {config.n_test_short} short and {config.n_test_long} long test texts, "
+            f"{config.n_seeds} seeds per family")
+
+
 def sizes_sentence(cells: Sequence[Cell], headline: Config) -> str:
     """Return, as text, the data sizes and seeds of the cells other than the headline (the first cell) and, where
     they are smaller than the headline's, which cell is their reference."""
-    def text(c: Config) -> str:
-        return (f"{c.n_train} training texts, {c.n_test_short} short and {c.n_test_long} long test texts, "
-                f"{c.n_seeds} seeds per family")
-
-    sizes = sorted({text(cell.config(headline)) for cell in cells[1:]})
-    if not sizes:
+    others = sorted({sizes(cell.config(headline)) for cell in cells[1:]})
+    if not others:
         return "no other cell runs"
-    if sizes == [text(headline)]:
-        return f"every other cell runs at the headline's sizes ({sizes[0]})"
+    if others == [sizes(headline)]:
+        return f"every other cell runs at the headline's sizes ({others[0]})"
     reference = [cell.name for cell in cells[1:] if cell.factor == "texts"]
-    sentence = f"every other cell runs with fewer texts, reduced before seeds: {' or '.join(sizes)}"
+    sentence = f"every other cell runs with fewer texts, reduced before seeds: {' or '.join(others)}"
     if reference:
         sentence += (f". The cell “{reference[0]}” is the headline at those sizes: it is the reference of every "
                      "other cell, which differs from it by the one factor it names, and its own row shows what the "
