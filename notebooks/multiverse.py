@@ -44,13 +44,20 @@ tables["cells"]
 
 # %% [markdown]
 # Per cell and family: mean accuracy over seeds (and its range), median per-text SNR with its hierarchical 95%
-# interval (texts and seeds resampled), and the seconds the cell's models and explanations took when they were
-# built (cells that share models share that cost).
+# interval (texts and seeds resampled), the seconds the cell's models and explanations took when they were
+# built (cells that share models share that cost) and the largest peak resident memory of those builds.
 
 # %%
 families = tables["families"]
 glue("multiverse_families", families[["cell", "split", "family", "accuracy", "median_snr", "ci_low", "ci_high",
-                                      "n_seeds", "train_seconds", "explain_seconds"]].round(3), display=False)
+                                      "n_seeds", "train_seconds", "explain_seconds", "peak_rss_mb"]].round(3),
+     display=False)
+peak = families.peak_rss_mb.max() / 1024
+glue("multiverse_peak_rss", f"{peak:.2f} GB" if np.isfinite(peak) else "not recorded: every artifact is older",
+     display=False)
+by_factor = {cell.factor: cell.name for cell in reversed(cells)}
+glue("multiverse_plateau_sentence",
+     prose.plateau_sentence(families, by_factor.get("seeds", cells[0].name), by_factor.get("regime")), display=False)
 families.round(3)
 
 # %%

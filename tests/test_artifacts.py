@@ -139,3 +139,29 @@ def test_stored_values_round_trip_without_pickle(tmp_path):
         pd.testing.assert_frame_equal(got[2], value[2])
         assert got[3]["t"].attributions[0, 0] == 1.0 / 3 and got[3]["t"].words == ("a", "b")
     assert not list(tmp_path.rglob("*.pkl"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="the peak is read from Linux's /proc")
+def test_each_build_records_its_own_peak_memory_and_an_outer_build_its_inner_builds(tmp_path):
+    import numpy as np
+
+    size_mb = 300
+
+    def big(folder):
+        block = np.ones(size_mb * 2**20 // 8)  # touched: resident
+        (folder / "sum.txt").write_text(str(block.sum()))
+        return {}
+
+    def small(folder):
+        (folder / "x.txt").write_text("x")
+        return {}
+
+    def outer(folder):
+        cached(tmp_path, "inner", {"n": 1}, big)
+        return small(folder)
+
+    outer_meta = read_meta(cached(tmp_path, "outer", {"n": 1}, outer))
+    inner_meta = read_meta(artifact_path(tmp_path, "inner", {"n": 1}))
+    small_meta = read_meta(cached(tmp_path, "small", {"n": 1}, small))
+    assert inner_meta["peak_rss_mb"] >= small_meta["peak_rss_mb"] + 0.9 * size_mb  # the peak was reset between
+    assert outer_meta["peak_rss_mb"] >= inner_meta["peak_rss_mb"]

@@ -49,12 +49,14 @@ def test_a_two_cell_grid_runs_through_the_pipeline_and_reports_each_cell(two_cel
     assert texts.text.nunique() == grid_config.n_test_short + grid_config.n_test_long
 
 
-def test_each_cell_logs_its_time_and_the_peak_memory_so_far(grid_config, caplog):
+def test_each_cell_logs_its_time_and_the_peak_memory_of_its_builds(two_cells, grid_config, caplog):
     with caplog.at_level("INFO", logger="seedexplain.multiverse"):
         multiverse.run_cell(Cell("headline", "headline"), grid_config, n_resamples=200)
     line = next(r.getMessage() for r in caplog.records if "done in" in r.getMessage())
-    peak = float(line.rsplit("so far ", 1)[1].split()[0])
-    assert line.startswith("cell 'headline' done in") and 50 < peak == pytest.approx(multiverse.peak_rss_mb(), 0.5)
+    peak = float(line.rsplit("builds ", 1)[1].split()[0])
+    families = two_cells[1]["families"]
+    assert line.startswith("cell 'headline' done in")
+    assert peak == pytest.approx(families.query("cell == 'headline'").peak_rss_mb.max(), abs=0.5) and peak > 50
 
 
 def test_a_cell_is_cached_under_everything_it_depends_on(two_cells, grid_config):
@@ -69,7 +71,7 @@ def test_a_failing_cell_is_reported_by_name_and_the_grid_goes_on(grid_config, mo
     def broken(config, *, n_resamples):
         if config.method == "grad_x_input":
             raise RuntimeError("the attribution ran out of memory")
-        return {"families": pd.DataFrame(), "effects": pd.DataFrame(), "texts": pd.DataFrame()}
+        return {"families": pd.DataFrame({"peak_rss_mb": []}), "effects": pd.DataFrame(), "texts": pd.DataFrame()}
 
     monkeypatch.setattr(multiverse, "cached_summary", broken)
     cells = (Cell("gradient", "method", {"method": "grad_x_input"}), Cell("headline", "headline"))
@@ -84,7 +86,7 @@ def test_a_bad_cell_stops_the_grid_before_any_work_naming_the_cell_and_the_choic
         run_grid(cells, grid_config)
     with pytest.raises(ValueError, match="cell 'model: gpt2'.*transformer='gpt2' is not one of 'minilm-l6'"):
         run_grid((Cell("model: gpt2", "model", {"transformer": "gpt2"}),), grid_config)
-    with pytest.raises(ValueError, match="factor='size' is not one of 'headline', 'texts', 'task'"):
+    with pytest.raises(ValueError, match="factor='size' is not one of 'headline', 'seeds', 'task'"):
         Cell("x", "size")
 
 
@@ -107,21 +109,28 @@ def test_every_profile_grid_starts_with_the_headline_and_names_each_cell_once():
         assert len({c.name for c in cells}) == len(cells)
 
 
-def test_the_full_grid_reduces_texts_before_seeds_and_names_the_reduction_once():
+def test_the_full_grid_reduces_seeds_not_texts_and_its_reference_is_the_headlines_first_seeds():
+    from seedexplain import pipeline
+
     headline = make_config("full")
     cells = multiverse.grid("full")
     others = [cell.config(headline) for cell in cells[1:]]
-    assert all((c.n_train, c.n_test_short, c.n_test_long, c.n_seeds) == (1000, 100, 25, 5) for c in others)
+    assert all((c.n_train, c.n_test_short, c.n_test_long, c.n_seeds) == (2000, 200, 50, 5) for c in others)
     sentence = multiverse.sizes_sentence(cells, headline)
-    assert sentence.startswith("every other cell runs with fewer texts, reduced before seeds: 1000 training texts, "
-                               "100 short and 25 long test texts, 5 seeds per family. The cell “texts: reduced”")
+    assert sentence.startswith("every other cell runs at 2000 training texts, 200 short and 50 long test texts, "
+                               "5 seeds per family. The cell “seeds: 5” is the headline with those seeds only")
     quick = make_config("quick")
     assert multiverse.sizes_sentence(multiverse.grid("quick"), quick).startswith(
         f"every other cell runs at the headline's sizes ({quick.n_train} training texts")
     described = {cell.name: multiverse.describe(cell) for cell in cells}
     assert described["headline"] == "nothing (the headline)"
-    assert described["texts: reduced"] == "n_seeds=5, n_train=1000, n_test_short=100, n_test_long=25"
-    assert described["task: polarity"] == "dataset=polarity (reduced sizes)"
+    assert described["seeds: 5"] == "n_seeds=5"
+    assert described["task: polarity"] == "dataset=polarity (n_seeds=5)"
+    reference = next(c for c in cells if c.factor == "seeds").config(headline)
+    for family in headline.families:  # the reference re-uses the headline's models and explanations
+        for seed in reference.seeds:
+            assert (pipeline.explanation_params(reference, family, seed, "test_short")
+                    == pipeline.explanation_params(headline, family, seed, "test_short"))
 
 
 REFERENCE = dict(task="subjectivity", split="test_short", n_train=2000, model="minilm-l6", method="lrp", epochs=1,

@@ -131,3 +131,18 @@ def test_multiverse_sentences_name_the_cells_and_never_print_a_nan():
     cells = pd.DataFrame(dict(cell=["a", "b"], status=["ok", "not run: absent"]))
     assert cells_not_run(cells) == "b (not run: absent)"
     assert cells_not_run(cells.assign(status="ok")) == "every cell ran"
+
+
+def test_the_plateau_sentence_says_whether_longer_training_beats_every_seed():
+    from seedexplain.prose import plateau_sentence
+
+    def families(low, high):
+        return pd.DataFrame(dict(cell=["ref", "long", "ref"], family=["transformer", "transformer", "linear"],
+                                 split="test_short", accuracy=[0.80, (low + high) / 2, 0.7],
+                                 accuracy_min=[0.78, low, 0.69], accuracy_max=[0.82, high, 0.71]))
+
+    short = plateau_sentence(families(0.85, 0.9), "ref", "long")
+    assert short.startswith("the transformer's mean accuracy is 0.800 (0.780–0.820) in “ref” and 0.875 "
+                            "(0.850–0.900) in “long”; every seed of the longer training beats")
+    assert "ranges over seeds overlap" in plateau_sentence(families(0.81, 0.9), "ref", "long")
+    assert "not measured" in plateau_sentence(families(0.81, 0.9), "ref", None)

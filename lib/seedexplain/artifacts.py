@@ -9,6 +9,7 @@ do not match their checksums is treated as absent and rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -22,7 +23,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -63,12 +64,14 @@ def cached(root: str | os.PathLike, stage: str, params: dict[str, Any], build: C
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-{socket.gethostname()}-{os.getpid()}-", dir=final.parent))
     try:
         start = time.perf_counter()
-        report = build(tmp)
+        with _peak_memory() as peak:
+            report = build(tmp)
         meta = {
             "stage": stage,
             "params": params,
             "version": __version__,
             "seconds": round(time.perf_counter() - start, 3),
+            "peak_rss_mb": peak.get("mb"),
             "report": report,
             "files": {p.name: file_sha256(p) for p in sorted(tmp.iterdir())},
         }
@@ -81,6 +84,52 @@ def cached(root: str | os.PathLike, stage: str, params: dict[str, Any], build: C
         raise
     log.info("%s artifact written to %s (%.1f s)", stage, final, meta["seconds"])
     return final
+
+
+_OPEN_BUILDS: list[float] = []
+"""The peak resident memory (MB) seen so far by each build in progress, outermost first (builds nest: a model's
+build reads the dataset's artifact)."""
+
+
+def _rss_peak_mb() -> float | None:
+    """Return the process's peak resident memory since it was last reset (Linux's VmHWM), in MB, or None where
+    ``/proc`` does not report it."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    line = next((row for row in status.splitlines() if row.startswith("VmHWM:")), None)
+    return int(line.split()[1]) / 1024 if line else None
+
+
+def _reset_rss_peak() -> None:
+    """Reset the process's peak resident memory to its current size (Linux ≥ 4.0; elsewhere nothing happens)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+@contextlib.contextmanager
+def _peak_memory() -> Iterator[dict[str, float | None]]:
+    """Measure the peak resident memory of the enclosed build into the yielded dict's ``"mb"`` (None where the
+    system does not report it). The peak is reset at the start, so it is the build's own, not the process's
+    running maximum; an enclosing build keeps the larger of its own and its inner builds' peaks."""
+    outer = _rss_peak_mb()
+    if _OPEN_BUILDS and outer is not None:
+        _OPEN_BUILDS[-1] = max(_OPEN_BUILDS[-1], outer)
+    _reset_rss_peak()
+    _OPEN_BUILDS.append(0.0)
+    result: dict[str, float | None] = {"mb": None}
+    try:
+        yield result
+    finally:
+        inner = _OPEN_BUILDS.pop()
+        now = _rss_peak_mb()
+        if now is not None:
+            result["mb"] = round(max(inner, now), 1)
+            if _OPEN_BUILDS:
+                _OPEN_BUILDS[-1] = max(_OPEN_BUILDS[-1], result["mb"])
 
 
 def read_meta(folder: str | os.PathLike) -> dict[str, Any] | None:

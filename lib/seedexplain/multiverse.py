@@ -33,7 +33,7 @@ from seedexplain.report import CLAIM
 
 log = logging.getLogger(__name__)
 
-FACTORS = ("headline", "texts", "task", "model", "method", "regime", "linear", "randomness", "crossing")
+FACTORS = ("headline", "seeds", "task", "model", "method", "regime", "linear", "randomness", "crossing")
 """What a cell changes from the headline setting (the forest plot's colours)."""
 FACTORIAL_SEEDS = 5
 """Seeds per family that enter the factorial analysis (the cells' smallest count, so that every per-text SNR is
@@ -57,14 +57,17 @@ class Cell:
         return dataclasses.replace(headline, **self.overrides)
 
 
-REDUCED = {"n_seeds": 5, "n_train": 1000, "n_test_short": 100, "n_test_long": 25}
-"""The sizes of every full-profile cell but the headline: 5 seeds, half the headline's training and test texts (texts
-reduced before seeds, so that the grid fits the book's budget). The cell "texts: reduced" is the headline at these
-sizes: every other cell differs from it by the one factor it names, and it differs from the headline by the sizes."""
+REDUCED = {"n_seeds": 5}
+"""What every full-profile cell but the headline reduces: the seeds, 5 per family, not the texts. The cells keep
+the headline's training texts so that each transformer trains as long as the headline's (fewer training texts left
+it short of its plateau on a harder task: the comparison would then be of an under-trained model), and its test
+texts, so that the cells on the headline's task explain the same texts. The cell "seeds: 5" is the headline's
+first 5 seeds: every other cell differs from it by the one factor it names, and it differs from the headline by
+the seeds alone (its models and explanations are the headline's)."""
 GRID: dict[str, tuple[Cell, ...]] = {
     "full": (
         Cell("headline", "headline", {}, "subjectivity, MiniLM-L6 fine-tuned 1 epoch, LRP, bag of words, seed+data"),
-        Cell("texts: reduced", "texts", REDUCED, "the reference of the cells below"),
+        Cell("seeds: 5", "seeds", REDUCED, "the headline's first 5 seeds: the reference of the cells below"),
         Cell("task: polarity", "task", {**REDUCED, "dataset": "polarity"}),
         Cell("task: BBC business vs politics", "task", {**REDUCED, "dataset": "bbc"}),
         Cell("model: MiniLM-L3", "model", {**REDUCED, "transformer": "minilm-l3"}, "3 layers"),
@@ -104,8 +107,9 @@ def unavailable(config: Config) -> str | None:
     return None
 
 
-SUMMARY_REVISION = 2
-"""Revision of :func:`cell_summary`'s tables (2: texts are identified by :func:`text_key`), part of its cache key."""
+SUMMARY_REVISION = 3
+"""Revision of :func:`cell_summary`'s tables (2: texts are identified by :func:`text_key`; 3: each row's peak
+memory), part of its cache key."""
 
 
 def text_key(text: str) -> str:
@@ -116,7 +120,7 @@ def text_key(text: str) -> str:
 @validated(n_resamples=Integer(50))
 def cell_summary(config: Config, *, n_resamples: int = 2000) -> dict[str, Any]:
     """Return a cell's rows: ``families`` (per family and split: mean and per-seed accuracy, median SNR with its
-    hierarchical 95% interval, cost in seconds), ``effects`` (per split, the seed-level comparison of
+    hierarchical 95% interval, cost in seconds and peak memory), ``effects`` (per split, the seed-level comparison of
     :data:`CLAIM`) and ``texts`` (per family, split and text, the text named by its :func:`text_key`: log SNR of
     the first :data:`FACTORIAL_SEEDS` seeds, class and number of words). Trains and explains whatever the cache
     lacks."""
@@ -148,14 +152,19 @@ def cell_summary(config: Config, *, n_resamples: int = 2000) -> dict[str, Any]:
 
 def _cost(config: Config, family: str, split: str) -> dict[str, float]:
     """Return the seconds the cell's artifacts took when they were built, summed over seeds (training on the
-    short-text row only). Cells share artifacts whose keys agree (e.g. the method cell re-uses the headline's
-    models): the cost is then the shared artifact's, paid once for both."""
+    short-text row only), and the largest peak resident memory of those builds in MB (each build's own,
+    :func:`seedexplain.artifacts.cached`; NaN for artifacts built before it was recorded). Cells share artifacts
+    whose keys agree (e.g. the method cell re-uses the headline's models): the cost is then the shared
+    artifact's, paid once for both."""
     from seedexplain import pipeline
     from seedexplain.artifacts import read_meta
 
-    train = sum(read_meta(pipeline.train_seed(config, family, s))["seconds"] for s in config.seeds)
-    explain = sum(read_meta(pipeline.explain_seed(config, family, s, split))["seconds"] for s in config.seeds)
-    return {"train_seconds": float(train) if split == SPLITS[0] else 0.0, "explain_seconds": float(explain)}
+    trained = [read_meta(pipeline.train_seed(config, family, s)) for s in config.seeds] if split == SPLITS[0] else []
+    explained = [read_meta(pipeline.explain_seed(config, family, s, split)) for s in config.seeds]
+    peaks = [m["peak_rss_mb"] for m in trained + explained if m.get("peak_rss_mb") is not None]
+    return {"train_seconds": float(sum(m["seconds"] for m in trained)),
+            "explain_seconds": float(sum(m["seconds"] for m in explained)),
+            "peak_rss_mb": float(max(peaks)) if peaks else math.nan}
 
 
 def run_cell(cell: Cell, headline: Config, *, n_resamples: int = 2000) -> dict[str, Any]:
@@ -173,17 +182,9 @@ def run_cell(cell: Cell, headline: Config, *, n_resamples: int = 2000) -> dict[s
     except Exception as error:  # a failed cell is reported, the grid goes on
         log.exception("cell %r failed", cell.name)
         return {"status": f"failed: {type(error).__name__}: {error}"}
-    log.info("cell %r done in %.0f s; peak resident memory of this process so far %.0f MB", cell.name,
-             time.perf_counter() - start, peak_rss_mb())
+    log.info("cell %r done in %.0f s; peak resident memory of its builds %.0f MB", cell.name,
+             time.perf_counter() - start, summary["families"].peak_rss_mb.max())
     return {"status": "ok", **summary}
-
-
-def peak_rss_mb() -> float:
-    """Return the peak resident memory of this process so far, in MB (Linux reports ``ru_maxrss`` in kB): logged
-    after each cell, it bounds the cell's own peak and shows which cell raised it."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def cached_summary(config: Config, *, n_resamples: int = 2000) -> dict[str, Any]:
@@ -227,16 +228,16 @@ def run_grid(cells: Sequence[Cell], headline: Config, *, n_resamples: int = 2000
 
 
 def describe(cell: Cell) -> str:
-    """Return what ``cell`` changes from the headline, e.g. ``dataset=polarity (reduced sizes)``: the sizes of
-    :data:`REDUCED` are named only in the cell that changes nothing else."""
+    """Return what ``cell`` changes from the headline, e.g. ``dataset=polarity (5 seeds)``: the reduction of
+    :data:`REDUCED` is named in full only in the cell that changes nothing else."""
     reduced = cell.overrides != REDUCED and REDUCED.items() <= cell.overrides.items()
     changes = {k: v for k, v in cell.overrides.items() if not (reduced and k in REDUCED)}
     text = ", ".join(f"{k}={v}" for k, v in changes.items()) or "nothing (the headline)"
-    return f"{text} (reduced sizes)" if reduced else text
+    return f"{text} ({', '.join(f'{k}={v}' for k, v in REDUCED.items())})" if reduced else text
 
 
 def sizes(config: Config) -> str:
-    """Return the data sizes and seeds of ``config`` as text, e.g. "1000 training texts, 100 short and 25 long test
+    """Return the data sizes and seeds of ``config`` as text, e.g. "2000 training texts, 200 short and 50 long test
     texts, 5 seeds per family"."""
     return (f"{config.n_train} training texts, {config.n_test_short} short and {config.n_test_long} long test texts, "
             f"{config.n_seeds} seeds per family")
@@ -244,18 +245,18 @@ def sizes(config: Config) -> str:
 
 def sizes_sentence(cells: Sequence[Cell], headline: Config) -> str:
     """Return, as text, the data sizes and seeds of the cells other than the headline (the first cell) and, where
-    they are smaller than the headline's, which cell is their reference."""
+    they differ from the headline's, which cell is their reference (the cell of factor "seeds")."""
     others = sorted({sizes(cell.config(headline)) for cell in cells[1:]})
     if not others:
         return "no other cell runs"
     if others == [sizes(headline)]:
         return f"every other cell runs at the headline's sizes ({others[0]})"
-    reference = [cell.name for cell in cells[1:] if cell.factor == "texts"]
-    sentence = f"every other cell runs with fewer texts, reduced before seeds: {' or '.join(others)}"
+    sentence = f"every other cell runs at {' or '.join(others)}"
+    reference = [cell.name for cell in cells[1:] if cell.factor == "seeds"]
     if reference:
-        sentence += (f". The cell “{reference[0]}” is the headline at those sizes: it is the reference of every "
-                     "other cell, which differs from it by the one factor it names, and its own row shows what the "
-                     "reduction alone does")
+        sentence += (f". The cell “{reference[0]}” is the headline with those seeds only: it is the reference of "
+                     "every other cell, which differs from it by the one factor it names, and its own row shows what "
+                     "fewer seeds alone do")
     return sentence
 
 

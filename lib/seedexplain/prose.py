@@ -178,3 +178,23 @@ def accuracy_snr_sentence(families: pd.DataFrame, split: str = "test_short") -> 
         rho = spearmanr(rows.accuracy, rows.median_snr).statistic
         parts.append(f"{family}: Spearman ρ = {rho:.2f} over {len(rows)} cells ({ranges})")
     return "; ".join(parts)
+
+
+def plateau_sentence(families: pd.DataFrame, reference: str | None, longer: str | None,
+                     split: str = "test_short") -> str:
+    """Return whether the transformer of cell ``reference`` trains to its plateau, from the cell ``longer`` that
+    trains it longer (the multiverse's regime cell): their mean accuracy over seeds with its range, on ``split``."""
+    rows = families[(families.family == "transformer") & (families.split == split)].set_index("cell")
+    if reference not in rows.index or longer not in rows.index:
+        return "the grid has no cell that trains the transformer longer: its plateau is not measured here"
+    short, long = rows.loc[reference], rows.loc[longer]
+
+    def accuracy(row: pd.Series) -> str:
+        return f"{row.accuracy:.3f} ({row.accuracy_min:.3f}–{row.accuracy_max:.3f})"
+
+    verdict = ("every seed of the longer training beats every seed of the shorter one: the reference is short of "
+               "the transformer's plateau, and the longer cell is the comparison at the plateau"
+               if long.accuracy_min > short.accuracy_max else
+               "the ranges over seeds overlap: the reference is within the seeds' spread of the longer training")
+    return (f"the transformer's mean accuracy is {accuracy(short)} in “{reference}” and {accuracy(long)} in "
+            f"“{longer}”; {verdict}")
