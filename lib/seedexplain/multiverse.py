@@ -80,6 +80,10 @@ GRID: dict[str, tuple[Cell, ...]] = {
              "30-layer Llama decoder; only the head is trained, so the seed moves the head, the data order and the "
              "resample, not the body"),
         Cell("method: gradient × input", "method", {**REDUCED, "method": "grad_x_input"}),
+        Cell("method: integrated gradients", "method",
+             {**REDUCED, "method": "integrated_gradients", "n_test_short": 50, "n_test_long": 10},
+             "on fewer test texts (50 short, 10 long; the training texts are the reference's): 50 path points, each "
+             "a forward and a backward pass, per text"),
         Cell("regime: 3 epochs", "regime", {**REDUCED, "epochs": 3}),
         Cell("linear: linguistic features", "linear", {**REDUCED, "linear": "features"}),
         Cell("randomness: seed only", "randomness", {**REDUCED, "randomness": "seed"}),
@@ -244,15 +248,18 @@ def sizes(config: Config) -> str:
 
 
 def sizes_sentence(cells: Sequence[Cell], headline: Config) -> str:
-    """Return, as text, the data sizes and seeds of the cells other than the headline (the first cell) and, where
-    they differ from the headline's, which cell is their reference (the cell of factor "seeds")."""
-    others = sorted({sizes(cell.config(headline)) for cell in cells[1:]})
-    if not others:
+    """Return, as text, the data sizes and seeds of the cells other than the headline (the first cell): those of
+    most cells, then each cell that differs from them by name; where most cells differ from the headline, which
+    cell is their reference (the cell of factor "seeds")."""
+    if len(cells) < 2:
         return "no other cell runs"
-    if others == [sizes(headline)]:
-        return f"every other cell runs at the headline's sizes ({others[0]})"
-    sentence = f"every other cell runs at {' or '.join(others)}"
-    reference = [cell.name for cell in cells[1:] if cell.factor == "seeds"]
+    own = {cell.name: sizes(cell.config(headline)) for cell in cells[1:]}
+    common = max(sorted(set(own.values())), key=list(own.values()).count)
+    exceptions = "".join(f"; the cell “{name}” runs at {text}" for name, text in own.items() if text != common)
+    if common == sizes(headline):
+        return f"every other cell runs at the headline's sizes ({common}){exceptions}"
+    sentence = f"the other cells run at {common}{exceptions}"
+    reference = [cell.name for cell in cells[1:] if cell.factor == "seeds" and own[cell.name] == common]
     if reference:
         sentence += (f". The cell “{reference[0]}” is the headline with those seeds only: it is the reference of "
                      "every other cell, which differs from it by the one factor it names, and its own row shows what "
