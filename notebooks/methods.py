@@ -45,7 +45,7 @@ from seedexplain.config import make_config
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 methods = list(METHODS if methods is None else methods)
 config = make_config(profile, seed=seed, n_seeds=n_seeds, dataset=dataset, artifacts=artifacts)
-results = pipeline.run(config, methods=snr_methods)
+results = pipeline.run(config, methods=snr_methods, method_splits=["test_short"])  # the SNR table reads short texts
 n_texts = checks.profile_size(config, "n_method_texts", n_texts)
 glue("n_texts", n_texts, display=False)
 glue("n_seeds", config.n_seeds, display=False)

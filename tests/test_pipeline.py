@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from seedexplain import pipeline
-from seedexplain.artifacts import read_meta
+from seedexplain.artifacts import artifact_path, read_meta
 from seedexplain.constraints import SPLITS
 from seedexplain.words import segment
 
@@ -230,3 +230,19 @@ def test_agreement_leaves_out_words_that_tie_at_zero_in_every_seed():
     assert row.kendall_nonzero == pytest.approx(expected.kendall)
     assert row.zero_share == 8 / 17 and row.n_texts_nonzero == 2
     assert row.spearman > row.spearman_nonzero  # zeros below every score: a block every seed ranks last
+
+
+def test_extra_methods_are_explained_on_the_method_splits_only(results, tiny_config):
+    compared = pipeline.run(tiny_config, methods=["saliency"], method_splits=["test_short"])
+    assert compared.methods == (tiny_config.method, "saliency")
+    np.testing.assert_array_equal(compared.arrays("transformer", "test_long")[0],
+                                  results.arrays("transformer", "test_long")[0])
+    assert len(compared.arrays("linear", "test_short", "saliency")) == tiny_config.n_test_short
+    never = pipeline.explanation_params(tiny_config, "transformer", tiny_config.seed, "test_long", "saliency")
+    assert not artifact_path(tiny_config.artifacts, "explanations", never).exists()
+    with pytest.raises(ValueError, match=r"method='saliency' was explained on test_short only.*'test_long'"):
+        compared.arrays("transformer", "test_long", "saliency")
+    with pytest.raises(ValueError, match=r"method_splits='test_short' must be a non-empty sequence"):
+        pipeline.run(tiny_config, methods=["saliency"], method_splits="test_short")
+    with pytest.raises(ValueError, match=r"method_splits.*'train'"):
+        pipeline.run(tiny_config, methods=["saliency"], method_splits=["train"])

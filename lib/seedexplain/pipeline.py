@@ -184,16 +184,16 @@ def explain_seed(config: Config, family: str | Family, seed: int, split: str, me
     return cached(config.artifacts, "explanations", params, build)
 
 
-def seed_task(config: Config, seed: int, methods: Sequence[str] = ()) -> dict[str, Any]:
-    """Train every family with ``seed`` and explain both test splits (with the run's method and ``methods``);
-    return the models' reports by family name."""
+def seed_task(config: Config, seed: int, methods: Sequence[str] = (),
+              method_splits: Sequence[str] = SPLITS) -> dict[str, Any]:
+    """Train every family with ``seed`` and explain both test splits with the run's method (and ``methods`` on
+    ``method_splits``); return the models' reports by family name."""
     seed_everything(seed)
     reports = {}
     for family in families(config):
         reports[family.name] = read_meta(train_seed(config, family, seed))["report"]
-        for method in _run_methods(config, methods):
-            for split in SPLITS:
-                explain_seed(config, family, seed, split, method)
+        for method, split in _explained_pairs(config, methods, method_splits):
+            explain_seed(config, family, seed, split, method)
     return reports
 
 
@@ -201,6 +201,21 @@ def _run_methods(config: Config, methods: Sequence[str]) -> tuple[str, ...]:
     for method in methods:
         check("methods", method, OneOf(METHODS))
     return tuple(dict.fromkeys((config.method, *methods)))
+
+
+def _method_splits(method_splits: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(method_splits, str) or not method_splits:
+        raise ValueError(f"method_splits={method_splits!r} must be a non-empty sequence of splits; "
+                         f"allowed: {', '.join(SPLITS)}")
+    return tuple(check("method_splits", split, OneOf(SPLITS)) for split in method_splits)
+
+
+def _explained_pairs(config: Config, methods: Sequence[str],
+                     method_splits: Sequence[str]) -> list[tuple[str, str]]:
+    """Return the (method, split) pairs a run explains: its own method on both splits, ``methods`` on
+    ``method_splits``."""
+    return [(method, split) for method in _run_methods(config, methods) for split in SPLITS
+            if method == config.method or split in method_splits]
 
 
 # --- results --------------------------------------------------------------------------------------------------
@@ -232,27 +247,31 @@ def _explained(config: Config, split: str, method: str) -> tuple[dict[str, list[
     return out, counts
 
 
-def results(config: Config, accuracy_table: pd.DataFrame, methods: Sequence[str] = ()) -> Results:
+def results(config: Config, accuracy_table: pd.DataFrame, methods: Sequence[str] = (),
+            method_splits: Sequence[str] = SPLITS) -> Results:
     """Return the :class:`~seedexplain.results.Results` of ``config``, loading every explanation once."""
     explained, rows = {}, []
-    for method in _run_methods(config, methods):
-        for split in SPLITS:
-            by_family, counts = _explained(config, split, method)
-            explained.update({(name, split, method): texts for name, texts in by_family.items()})
-            if method == config.method:
-                rows.append({"split": split, "max_length": config.max_length, **counts})
+    for method, split in _explained_pairs(config, methods, _method_splits(method_splits)):
+        by_family, counts = _explained(config, split, method)
+        explained.update({(name, split, method): texts for name, texts in by_family.items()})
+        if method == config.method:
+            rows.append({"split": split, "max_length": config.max_length, **counts})
     return Results(config, dataset(config), accuracy_table, explained, pd.DataFrame(rows))
 
 
-def run(config: Config, *, methods: Sequence[str] = (), scheduler: str | None = None) -> Results:
+def run(config: Config, *, methods: Sequence[str] = (), method_splits: Sequence[str] = SPLITS,
+        scheduler: str | None = None) -> Results:
     """Return the results of ``config``: every seed trained and explained (from cache where possible).
 
-    ``methods`` are attribution methods explained in addition to ``config.method`` (for comparisons).
+    ``methods`` are attribution methods explained in addition to ``config.method`` (for comparisons), on the
+    test splits ``method_splits`` only (``config.method`` explains both): a comparison read on short texts need
+    not pay for the long ones, where integrated gradients costs the most.
     ``scheduler`` is the address of a Dask distributed scheduler (e.g. ``tcp://host:8786``) to run the per-seed
     tasks on a cluster; ``None`` runs them here, one after the other, logging one line per finished seed with
     the time elapsed and an estimate of the time left.
     """
     _run_methods(config, methods)
+    method_splits = _method_splits(method_splits)
     start = time.perf_counter()
     dataset(config)  # build the split once, before seeds run in parallel
     if scheduler:
@@ -261,11 +280,11 @@ def run(config: Config, *, methods: Sequence[str] = (), scheduler: str | None = 
         with Client(scheduler) as client:
             n = config.n_seeds
             reports = client.gather(client.map(seed_task, [config] * n, config.seeds, [tuple(methods)] * n,
-                                               pure=False))
+                                               [method_splits] * n, pure=False))
     else:
         reports = []
         for done, seed in enumerate(config.seeds, start=1):
-            reports.append(seed_task(config, seed, methods))
+            reports.append(seed_task(config, seed, methods, method_splits))
             elapsed = time.perf_counter() - start
             log.info("seed %d done (%d of %d, %s): %s elapsed, about %s left", seed, done, config.n_seeds,
                      ", ".join(config.families), _clock(elapsed), _clock(elapsed / done * (config.n_seeds - done)))
@@ -274,7 +293,7 @@ def run(config: Config, *, methods: Sequence[str] = (), scheduler: str | None = 
             for report in reports for name in config.families for s in SPLITS]
     table = pd.DataFrame(rows)
     _write_run_log(config, table, time.perf_counter() - start)
-    return results(config, table, methods)
+    return results(config, table, methods, method_splits)
 
 
 def _clock(seconds: float) -> str:

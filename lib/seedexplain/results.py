@@ -56,8 +56,12 @@ class Results:
         """Return every text of ``split`` explained by the seeds of ``family`` with ``method`` (default: the run's)."""
         check("family", family, OneOf(self.families))
         check("split", split, OneOf(SPLITS))
-        check("method", method or self.config.method, OneOf(self.methods))
-        return self.explained[family, split, method or self.config.method]
+        method = check("method", method or self.config.method, OneOf(self.methods))
+        if (family, split, method) not in self.explained:
+            explained = dict.fromkeys(s for _, s, m in self.explained if m == method)
+            raise ValueError(f"method={method!r} was explained on {', '.join(explained)} only, not "
+                             f"split={split!r}: run it with pipeline.run(..., method_splits=...) including {split!r}")
+        return self.explained[family, split, method]
 
     def truncation(self) -> pd.DataFrame:
         """Return, per test split, how many texts a family saw only in part (cut at ``max_length`` tokens) and how
