@@ -19,9 +19,16 @@ LIB := $(shell find lib -name '*.py' 2>/dev/null)
 BOOK_SOURCES := _config.yml _toc.yml references.bib $(wildcard book/*.md) $(wildcard book/_ext/*.py) book/favicon.png
 
 # The parameter stamp is rewritten (when make starts) only if the parameters changed, so that the notebooks re-run
-# then and only then; file times cannot tell that PROFILE or ARTIFACTS changed.
-_ := $(shell mkdir -p $(dir $(PARAM_STAMP)) && echo '$(NB_PARAMS)' | cmp -s - $(PARAM_STAMP) \
-	|| echo '$(NB_PARAMS)' > $(PARAM_STAMP))
+# then and only then; file times cannot tell that PROFILE or ARTIFACTS changed. A dry run (make -n) records
+# nothing: it shows the re-runs through a phony prerequisite instead (recording there would make the next real run
+# re-execute every notebook for parameters it never ran).
+PARAMS_CHANGED := $(shell echo '$(NB_PARAMS)' | cmp -s - $(PARAM_STAMP) || echo params-changed)
+ifneq ($(PARAMS_CHANGED),)
+ifeq ($(findstring n,$(firstword -$(MAKEFLAGS))),)
+_ := $(shell mkdir -p $(dir $(PARAM_STAMP)) && echo '$(NB_PARAMS)' > $(PARAM_STAMP))
+PARAMS_CHANGED :=
+endif
+endif
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -30,7 +37,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # lines to this terminal instead (see seedexplain.progress).
 export SEEDEXPLAIN_PROGRESS := off
 
-.PHONY: all book pdf browser notebooks test lint venv sweep clean distclean
+.PHONY: all book pdf browser notebooks test lint venv sweep clean distclean params-changed
 .DELETE_ON_ERROR:
 
 all: book
@@ -45,7 +52,10 @@ $(INSTALLED): requirements.txt requirements-data.txt pyproject.toml
 
 notebooks: $(EXECUTED)
 
-notebooks/%.ipynb: notebooks/%.py $(INSTALLED) $(PARAM_STAMP) $(LIB)
+$(PARAM_STAMP):  # only a dry run gets here without it (see above)
+	mkdir -p $(dir $@) && echo '$(NB_PARAMS)' > $@
+
+notebooks/%.ipynb: notebooks/%.py $(INSTALLED) $(PARAM_STAMP) $(PARAMS_CHANGED) $(LIB)
 	@mkdir -p _build/notebook-inputs
 	$(BIN)/jupytext --quiet --to ipynb --output _build/notebook-inputs/$*.ipynb $<
 	$(PAPERMILL) $(NB_PARAMS) \

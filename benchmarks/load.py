@@ -8,7 +8,9 @@ machine with one other process is 2x.
     .venv/bin/python benchmarks/load.py [--n-train 320] [--repeats 2] [--device auto|cpu|cuda]
 
 Run nothing else meanwhile: the benchmark is the competing load. Prints the device, the machine's load average
-before it starts, one line per setting and, last, ``load_slowdown_default <x>`` for the library's default.
+before it starts, one line per setting, ``load_slowdown_default <x>`` for the library's default and, last, the idle
+training seconds per seed of two seeds trained one after the other by one process of two threads against at once
+by two processes of one thread each (``two_process_speedup <x>``, above 1 when two processes are faster).
 """
 
 from __future__ import annotations
@@ -52,23 +54,40 @@ def busy() -> None:
         pass
 
 
-def timed(setting: dict[str, str], n_train: int, device: str, loaded: bool) -> dict[str, float]:
-    """Return the training seconds and thread count of one fresh process with ``setting``'s environment."""
+def start(setting: dict[str, str], n_train: int, device: str) -> subprocess.Popen:
+    """Start one fresh training process with ``setting``'s environment."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "BENCHMARK_THREADS")}
     env.update(setting, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", SEEDEXPLAIN_PROGRESS="off")
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(n_train), device], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def result(process: subprocess.Popen) -> dict[str, float]:
+    """Return the training seconds and thread count a process printed (waiting for it)."""
+    out, err = process.communicate()
+    if process.returncode:
+        raise RuntimeError(f"the timed process failed:\n{err}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def timed(setting: dict[str, str], n_train: int, device: str, loaded: bool) -> dict[str, float]:
+    """Return the training seconds and thread count of one fresh process with ``setting``'s environment."""
     competitor = multiprocessing.Process(target=busy, daemon=True) if loaded else None
     if competitor:
         competitor.start()
     try:
-        run = subprocess.run([sys.executable, "-c", CHILD, str(n_train), device], env=env, capture_output=True,
-                             text=True)
+        return result(start(setting, n_train, device))
     finally:
         if competitor:
             competitor.terminate()
             competitor.join()
-    if run.returncode:
-        raise RuntimeError(f"the timed process failed:\n{run.stderr}")
-    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def seconds_per_seed_in_parallel(n_train: int, device: str) -> float:
+    """Return the training seconds per seed of two seeds trained at once, one process of one thread each (the
+    later of the two to finish, halved)."""
+    processes = [start(SETTINGS["1 thread"], n_train, device) for _ in range(2)]
+    return max(result(p)["seconds"] for p in processes) / 2
 
 
 def main() -> None:
@@ -94,6 +113,13 @@ def main() -> None:
               f"{slowdown[name]:>8.2f}x", flush=True)
     if "library default" in slowdown:
         print(f"load_slowdown_default {slowdown['library default']:.2f}")
+    # Throughput on an idle machine: two seeds one after the other (the default, 2 threads) or at once (two
+    # processes of one thread each).
+    one_by_one = min(timed(SETTINGS["library default"], args.n_train, args.device, False)["seconds"]
+                     for _ in range(args.repeats))
+    together = min(seconds_per_seed_in_parallel(args.n_train, args.device) for _ in range(args.repeats))
+    print(f"idle seconds per seed: 1 process x 2 threads {one_by_one:.1f}, 2 processes x 1 thread {together:.1f}")
+    print(f"two_process_speedup {one_by_one / together:.2f}")
 
 
 if __name__ == "__main__":

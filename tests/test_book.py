@@ -28,7 +28,11 @@ def test_make_is_idempotent(built_book):
 
 
 def test_changed_parameter_reruns_notebooks(built_book):
+    stamp = (built_book / "_build" / "stamps" / "notebook-params.txt").read_text()
     assert "papermill" in make_dry_run(built_book, "full")
+    # A dry run records nothing: the quick build stays up to date (else every notebook would re-run next time).
+    assert (built_book / "_build" / "stamps" / "notebook-params.txt").read_text() == stamp
+    assert "papermill" not in make_dry_run(built_book, "quick")
 
 
 def test_api_reference_documents_the_library(built_book):
