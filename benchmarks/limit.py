@@ -9,9 +9,11 @@ timed without the counter (best of ``--repeats``). Ratios are achieved rate / li
     .venv/bin/python benchmarks/limit.py --quick      # < 45 s; last lines limit_ratio_attribution, _training
     .venv/bin/python benchmarks/limit.py --device cuda
 
-Where a ratio is low, three figures say why: the padding share of the batches' tokens (work on pad tokens is
-counted but wasted), the rate of the model's small matrices (attention's per-head products) against the limit, and
-the share of time outside counted matrix work (element-wise operations, the LRP rules' extra tensors, Python).
+The same dense matmuls and training steps are then timed in bfloat16 (autocast), to tell whether training would gain
+from it on this CPU. Where a ratio is low, three figures say why: the padding share of the batches' tokens (work on
+pad tokens is counted but wasted), the rate of the model's small matrices (attention's per-head products) against
+the limit, and the share of time outside counted matrix work (element-wise operations, the LRP rules' extra tensors,
+Python).
 """
 
 from __future__ import annotations
@@ -55,13 +57,14 @@ def best_seconds(function: Callable[[], object], repeats: int, device: torch.dev
     return min(times)
 
 
-def matmul_rate(shapes: list[tuple[int, ...]], device: torch.device, repeats: int) -> dict[tuple[int, ...], float]:
+def matmul_rate(shapes: list[tuple[int, ...]], device: torch.device, repeats: int,
+                dtype: torch.dtype = torch.float32) -> dict[tuple[int, ...], float]:
     """Return FLOP/s of ``torch.matmul`` per shape ``(m, k, n)`` or batched ``(b, m, k, n)`` (2 m k n per product)."""
     rates = {}
     for shape in shapes:
         *batch, m, k, n = shape
-        a = torch.randn(*batch, m, k, device=device)
-        b = torch.randn(*batch, k, n, device=device)
+        a = torch.randn(*batch, m, k, device=device, dtype=dtype)
+        b = torch.randn(*batch, k, n, device=device, dtype=dtype)
         calls = max(1, int(2e9 // (2 * np.prod(shape))))  # about 2 GFLOP per timed call
 
         def run(a: torch.Tensor = a, b: torch.Tensor = b, calls: int = calls) -> None:
@@ -160,6 +163,12 @@ def main() -> None:
           f"subtracted) = {flops / seconds / 1e9:.1f} GFLOP/s; time outside counted matrix work >= "
           f"{max(0.0, 1 - flops / limit / seconds):.0%}; padding share "
           f"{padding_share(train_lengths, bucketed_batches(train_lengths, BATCH, np.random.default_rng(0))):.1%}")
+    # bfloat16 autocast (issue: adopt it for training only if it is faster): the same matmuls and training steps.
+    bf16 = max(matmul_rate(dense, device, repeats, torch.bfloat16).values())
+    with torch.autocast(device.type, dtype=torch.bfloat16):
+        bf16_seconds = best_seconds(train_steps, repeats, device) - load_seconds
+    print(f"bfloat16: dense matmul {bf16 / 1e9:.1f} GFLOP/s ({bf16 / limit:.2f}x float32); training steps under "
+          f"bfloat16 autocast {bf16_seconds:.2f} s ({seconds / bf16_seconds:.2f}x the float32 speed)")
     print(f"limit_ratio_attribution {ratios['lrp']:.2f}")
     print(f"limit_ratio_training {flops / seconds / limit:.2f}")
 

@@ -55,9 +55,12 @@ glue("multiverse_families", families[["cell", "split", "family", "accuracy", "me
 peak = families.peak_rss_mb.max() / 1024
 glue("multiverse_peak_rss", f"{peak:.2f} GB" if np.isfinite(peak) else "not recorded: every artifact is older",
      display=False)
-by_factor = {cell.factor: cell.name for cell in reversed(cells)}
-glue("multiverse_plateau_sentence",
-     prose.plateau_sentence(families, by_factor.get("seeds", cells[0].name), by_factor.get("regime")), display=False)
+reference = next((cell.name for cell in cells if cell.factor == "seeds"), cells[0].name)
+changing = {key: next((cell.name for cell in cells if key in cell.overrides), None)
+            for key in ("epochs", "training_precision")}
+glue("multiverse_plateau_sentence", prose.plateau_sentence(families, reference, changing["epochs"]), display=False)
+glue("multiverse_precision_sentence", prose.precision_sentence(families, reference, changing["training_precision"]),
+     display=False)
 families.round(3)
 
 # %%

@@ -138,7 +138,7 @@ def test_the_full_grid_reduces_seeds_not_texts_and_its_reference_is_the_headline
 
 
 REFERENCE = dict(task="subjectivity", split="test_short", n_train=2000, model="minilm-l6", method="lrp", epochs=1,
-                 randomness="seed+data", linear="bow")
+                 precision="float32", randomness="seed+data", linear="bow")
 
 
 def _oracle(rng, *, interaction, n_texts=60):
@@ -157,7 +157,7 @@ def _oracle(rng, *, interaction, n_texts=60):
                 rows.append(dict(cell=cell, family=family, split="test_short", text=i, label=i % 2,
                                  n_words=10, snr=float(np.exp(mean + text_effect[task, i] + rng.normal(0, scale))),
                                  task=task, n_train=2000, model="minilm-l6", method=method, epochs=1,
-                                 randomness="seed+data", linear="bow"))
+                                 precision="float32", randomness="seed+data", linear="bow"))
     frame = pd.DataFrame(rows)
     return frame.assign(log_snr=np.log(frame.snr), text_id=frame.task + "/" + frame.text.astype(str))
 

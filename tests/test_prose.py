@@ -146,3 +146,22 @@ def test_the_plateau_sentence_says_whether_longer_training_beats_every_seed():
                             "(0.850–0.900) in “long”; every seed of the longer training beats")
     assert "ranges over seeds overlap" in plateau_sentence(families(0.81, 0.9), "ref", "long")
     assert "not measured" in plateau_sentence(families(0.81, 0.9), "ref", None)
+
+
+def test_the_precision_sentence_says_whether_bfloat16_moves_accuracy_or_snr_outside_the_reference():
+    from seedexplain.prose import precision_sentence
+
+    def families(accuracy, snr):
+        return pd.DataFrame(dict(cell=["ref", "bf16"], family="transformer", split="test_short",
+                                 accuracy=[0.80, accuracy], accuracy_min=[0.78, 0.7], accuracy_max=[0.82, 0.9],
+                                 median_snr=[5.0, snr], ci_low=[4.0, 1.0], ci_high=[6.5, 9.0],
+                                 train_seconds=[240.0, 170.0]))
+
+    same = precision_sentence(families(0.81, 6.0), "ref", "bf16")
+    assert same.startswith("fine-tuned under bfloat16 autocast, the transformer's mean accuracy is 0.810 against "
+                           "0.800 (0.780–0.820 over the seeds of “ref”) and its median SNR 6.00 against 5.00 "
+                           "[4.00, 6.50]; both within the reference's")
+    assert "trained in 170 s against 240 s" in same
+    assert "; median SNR outside the reference's" in precision_sentence(families(0.81, 7.0), "ref", "bf16")
+    assert "; accuracy and median SNR outside" in precision_sentence(families(0.77, 3.0), "ref", "bf16")
+    assert "not measured" in precision_sentence(families(0.81, 6.0), "ref", None)

@@ -15,10 +15,10 @@ TEXTS = ["a great film", "the man travels to the city", "I loved it !", "she mee
 LABELS = np.array([1, 0, 1, 0, 1, 0] * 4)
 
 
-def train_tiny(seed: int, name: str = "tiny-bert") -> dict[str, torch.Tensor]:
+def train_tiny(seed: int, name: str = "tiny-bert", precision: str = "float32") -> dict[str, torch.Tensor]:
     model, tokenizer = load_transformer(name, seed=seed)
     fine_tune(model, tokenizer, TEXTS, LABELS, seed=seed, epochs=1, batch_size=4, learning_rate=1e-3,
-              max_length=32, device=torch.device("cpu"))
+              max_length=32, device=torch.device("cpu"), precision=precision)
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
@@ -98,3 +98,26 @@ def test_only_a_head_only_regime_enters_the_models_key(tiny_config):
     assert "fine_tune" not in model_params(tiny_config, "transformer", 0)
     head = model_params(replace(tiny_config, fine_tune="head"), "transformer", 0)
     assert head["fine_tune"] == "head" and "fine_tune" not in model_params(tiny_config, "linear", 0)
+
+
+def test_bfloat16_autocast_trains_float32_weights_of_its_own():
+    full, autocast, again = train_tiny(0), train_tiny(0, precision="bfloat16"), train_tiny(0, precision="bfloat16")
+    assert all(v.dtype == full[k].dtype for k, v in autocast.items())  # the weights stay float32
+    assert all(torch.equal(autocast[k], again[k]) for k in autocast)  # deterministic
+    changed = [k for k in full if not torch.equal(full[k], autocast[k])]
+    assert "classifier.weight" in changed  # bfloat16 arithmetic moved the updates
+    model, tokenizer = load_transformer("tiny-bert", seed=0)
+    with pytest.raises(ValueError, match="precision='float16' is not one of 'float32', 'bfloat16'"):
+        fine_tune(model, tokenizer, TEXTS, LABELS, seed=0, epochs=1, batch_size=4, learning_rate=1e-3,
+                  max_length=32, device=torch.device("cpu"), precision="float16")
+
+
+def test_only_a_bfloat16_training_enters_the_models_key(tiny_config):
+    from dataclasses import replace
+
+    from seedexplain.pipeline import model_params
+
+    assert "training_precision" not in model_params(tiny_config, "transformer", 0)
+    autocast = replace(tiny_config, training_precision="bfloat16")
+    assert model_params(autocast, "transformer", 0)["training_precision"] == "bfloat16"
+    assert model_params(autocast, "linear", 0) == model_params(tiny_config, "linear", 0)

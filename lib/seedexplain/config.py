@@ -25,6 +25,7 @@ from seedexplain.constraints import (
     NON_NEGATIVE_INT,
     POSITIVE,
     POSITIVE_INT,
+    PRECISIONS,
     PROFILES,
     SEEDS,
     Constraint,
@@ -98,6 +99,7 @@ FIELD_CONSTRAINTS: dict[str, Constraint] = {
     "long_k": Integer(2),
     "epochs": POSITIVE_INT,
     "fine_tune": OneOf(FINE_TUNING),
+    "training_precision": OneOf(PRECISIONS),
     "batch_size": POSITIVE_INT,
     "learning_rate": POSITIVE,
     "max_length": Integer(8, MODEL_MAX_LENGTH),
@@ -139,6 +141,7 @@ class Config:
     long_k: int = 6
     epochs: int = 1
     fine_tune: str = "all"
+    training_precision: str = "float32"
     batch_size: int = 16
     learning_rate: float = 5e-5
     max_length: int = 256
@@ -176,7 +179,7 @@ class Config:
                 if k != "artifacts" and not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
 
 
-LATER_FIELDS: dict[str, Any] = {"fine_tune": "all"}
+LATER_FIELDS: dict[str, Any] = {"fine_tune": "all", "training_precision": "float32"}
 """Fields added after results were cached, with the default that reproduces those results."""
 
 

@@ -48,6 +48,9 @@ DEVICES = ("auto", "cpu", "cuda")
 PROFILES = ("quick", "full")
 LINEAR_MODELS = ("bow", "features")
 """Linear families: bag of words, or linguistic features."""
+PRECISIONS = ("float32", "bfloat16")
+"""Arithmetic of a transformer's fine-tuning: float32, or bfloat16 autocast of the forward pass (weights, their
+updates and every explanation stay float32)."""
 FINE_TUNING = ("all", "head")
 """What fine-tuning a transformer trains: every weight, or only the new classification head (the pretrained body
 frozen: the seed then moves only the head, the data order and the resample)."""

@@ -91,7 +91,8 @@ class TransformerFamily:
     kind: str = "transformer"
 
     def model_params(self, config: Config) -> dict[str, Any]:
-        regime = {} if config.fine_tune == LATER_FIELDS["fine_tune"] else {"fine_tune": config.fine_tune}
+        regime = {k: getattr(config, k) for k in ("fine_tune", "training_precision")
+                  if getattr(config, k) != LATER_FIELDS[k]}
         return {"family": self.kind, "transformer": model_identity(self.model, config.artifacts),
                 "epochs": config.epochs, "batch_size": config.batch_size, "learning_rate": config.learning_rate,
                 "max_length": config.max_length, **regime}
@@ -108,7 +109,7 @@ class TransformerFamily:
         report = fine_tune(model, tokenizer, texts, labels, seed=seed, epochs=config.epochs,
                            batch_size=config.batch_size, learning_rate=config.learning_rate,
                            max_length=config.max_length, device=resolve_device(config.device),
-                           trainable=config.fine_tune)
+                           trainable=config.fine_tune, precision=config.training_precision)
         report["train_seconds"] = round(time.perf_counter() - start, 2)
         model.save_pretrained(folder)
         return report

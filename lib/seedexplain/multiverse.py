@@ -85,6 +85,8 @@ GRID: dict[str, tuple[Cell, ...]] = {
              "on fewer test texts (50 short, 10 long; the training texts are the reference's): 50 path points, each "
              "a forward and a backward pass, per text"),
         Cell("regime: 3 epochs", "regime", {**REDUCED, "epochs": 3}),
+        Cell("regime: bfloat16 training", "regime", {**REDUCED, "training_precision": "bfloat16"},
+             "the forward pass of fine-tuning under bfloat16 autocast; weights and explanations float32"),
         Cell("linear: linguistic features", "linear", {**REDUCED, "linear": "features"}),
         Cell("randomness: seed only", "randomness", {**REDUCED, "randomness": "seed"}),
         Cell("gradient × input, seed only", "crossing", {**REDUCED, "method": "grad_x_input", "randomness": "seed"},
@@ -292,7 +294,7 @@ def share_supported(table: pd.DataFrame) -> dict[str, float]:
             "share_supported": counts["supported"] / n if n else math.nan}
 
 
-FACTORIAL_FACTORS = ("task", "split", "n_train", "model", "method", "epochs", "randomness", "linear")
+FACTORIAL_FACTORS = ("task", "split", "n_train", "model", "method", "epochs", "precision", "randomness", "linear")
 """Columns of :func:`factorial_frame` whose effects :func:`factorial` estimates (references: the headline's)."""
 
 
@@ -301,15 +303,14 @@ def factor_levels(config: Config) -> dict[str, Any]:
     of :func:`factorial`)."""
     entry = TRANSFORMERS[config.transformer]
     return dict(task=config.dataset, split=SPLITS[0], n_train=config.n_train, model=config.transformer,
-                depth=entry.n_layers,
-                architecture=entry.architecture, method=config.method, epochs=config.epochs,
-                randomness=config.randomness, linear=config.linear)
+                depth=entry.n_layers, architecture=entry.architecture, method=config.method, epochs=config.epochs,
+                precision=config.training_precision, randomness=config.randomness, linear=config.linear)
 
 
 def factorial_frame(texts: pd.DataFrame, cells: Sequence[Cell], headline: Config) -> pd.DataFrame:
     """Return the rows of :func:`factorial`: one per (cell, family, split, text) with a positive SNR, the cell's
-    factors as columns (task, model, depth, architecture, method, epochs, randomness, linear) and ``text_id``
-    (the same text in every cell that explains it, the random effect)."""
+    factors as columns (task, model, depth, architecture, method, epochs, precision, randomness, linear) and
+    ``text_id`` (the same text in every cell that explains it, the random effect)."""
     levels = [{**factor_levels(cell.config(headline)), "cell": cell.name} for cell in cells]
     factors = pd.DataFrame(levels).drop(columns="split")
     frame = texts[texts.snr > 0].merge(factors, on="cell")

@@ -198,3 +198,24 @@ def plateau_sentence(families: pd.DataFrame, reference: str | None, longer: str 
                "the ranges over seeds overlap: the reference is within the seeds' spread of the longer training")
     return (f"the transformer's mean accuracy is {accuracy(short)} in “{reference}” and {accuracy(long)} in "
             f"“{longer}”; {verdict}")
+
+
+def precision_sentence(families: pd.DataFrame, reference: str | None, autocast: str | None,
+                       split: str = "test_short") -> str:
+    """Return whether fine-tuning under bfloat16 autocast (cell ``autocast``) moves the transformer's mean accuracy
+    outside the range over the float32 ``reference`` cell's seeds, or its median SNR outside the reference's 95%
+    interval, on ``split``; with the training seconds of both cells as they were built."""
+    rows = families[(families.family == "transformer") & (families.split == split)].set_index("cell")
+    if reference not in rows.index or autocast not in rows.index:
+        return "the grid has no cell that trains in bfloat16: its effect is not measured here"
+    ref, bf16 = rows.loc[reference], rows.loc[autocast]
+    outside = [name for name, inside in (
+        ("accuracy", ref.accuracy_min <= bf16.accuracy <= ref.accuracy_max),
+        ("median SNR", ref.ci_low <= bf16.median_snr <= ref.ci_high)) if not inside]
+    verdict = (f"{' and '.join(outside)} outside the reference's: bfloat16 training is not a drop-in for float32 here"
+               if outside else "both within the reference's: at these seeds bfloat16 training moves neither")
+    return (f"fine-tuned under bfloat16 autocast, the transformer's mean accuracy is {bf16.accuracy:.3f} against "
+            f"{ref.accuracy:.3f} ({ref.accuracy_min:.3f}–{ref.accuracy_max:.3f} over the seeds of “{reference}”) and "
+            f"its median SNR {bf16.median_snr:.2f} against {ref.median_snr:.2f} [{ref.ci_low:.2f}, {ref.ci_high:.2f}]"
+            f"; {verdict} (its seeds trained in {bf16.train_seconds:.0f} s against {ref.train_seconds:.0f} s, as "
+            f"built, on a machine whose load the book does not control)")

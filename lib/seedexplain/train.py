@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
-from seedexplain.constraints import DEVICES, FINE_TUNING, OneOf, check
+from seedexplain.constraints import DEVICES, FINE_TUNING, PRECISIONS, OneOf, check
 from seedexplain.progress import progress
 
 log = logging.getLogger(__name__)
@@ -58,13 +58,16 @@ def bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Gen
 
 def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], labels: np.ndarray,
               *, seed: int, epochs: int, batch_size: int, learning_rate: float, max_length: int,
-              device: torch.device, trainable: str = "all") -> dict[str, float]:
+              device: torch.device, trainable: str = "all", precision: str = "float32") -> dict[str, float]:
     """Fine-tune ``model`` in place with AdamW and a linear schedule; return the mean training loss per epoch.
 
     Batches are length-bucketed with dynamic padding; data order and dropout come from ``seed``. ``trainable``
     "head" freezes the pretrained body (``model.base_model``) and trains the rest; "all" trains every weight.
+    ``precision`` "bfloat16" runs the forward pass under bfloat16 autocast (weights, gradients and optimizer
+    state stay float32).
     """
     check("trainable", trainable, OneOf(FINE_TUNING))
+    check("precision", precision, OneOf(PRECISIONS))
     seed_everything(seed)
     rng = np.random.default_rng(seed)
     encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
@@ -85,7 +88,8 @@ def fine_tune(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts:
         for batch in batches:
             inputs = tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt").to(device)
             target = torch.as_tensor(labels[batch], device=device)
-            loss = model(**inputs, labels=target).loss
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+                loss = model(**inputs, labels=target).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(weights, 1.0)
             optimizer.step()
