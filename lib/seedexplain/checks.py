@@ -23,7 +23,7 @@ from seedexplain.models import load_transformer
 from seedexplain.probing import probe_study
 
 PROFILE_SIZES: dict[str, dict[str, int]] = {
-    "quick": {"n_probe_texts": 150, "n_method_texts": 6, "n_budget_seeds": 2, "max_budget_epochs": 2},
+    "quick": {"n_probe_texts": 150, "n_method_texts": 6, "n_budget_seeds": 3, "max_budget_epochs": 2},
     "full": {"n_probe_texts": 1000, "n_method_texts": 40, "n_budget_seeds": 5, "max_budget_epochs": 3},
 }
 """Texts used by the probes and by the method comparison, and the seeds and largest number of epochs of the
