@@ -81,3 +81,11 @@ def test_attention_ignores_a_random_head_and_gradients_do_not(tiny):
                                                           methods=["attention_last", "grad_x_input"])
     np.testing.assert_allclose(table[table.method == "attention_last"].spearman, 1.0)
     assert (table[table.method == "grad_x_input"].spearman < 0.999).any()
+
+
+def test_the_permutation_test_refuses_a_decoder_by_name():
+    from seedexplain.models import load_transformer
+
+    model, tokenizer = load_transformer("tiny-llama", seed=0)
+    with pytest.raises(ValueError, match="needs a BERT-type encoder read at \\[CLS\\]; model of type 'llama'"):
+        attention_checks.permuted_attention_effects(model, tokenizer, ["a text"])

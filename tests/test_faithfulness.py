@@ -140,8 +140,20 @@ def test_randomised_copy_changes_the_copy_only(tiny):
     assert not any(name.startswith(("bert.embeddings", "bert.encoder.layer.0")) for name in changed)
     for (_, p), (_, q) in zip(copied.named_parameters(), again.named_parameters()):
         assert torch.equal(p, q)
-    with pytest.raises(ValueError, match="n_layers=3 must be between 0 and the 2 encoder layers"):
+    with pytest.raises(ValueError, match="n_layers=3 must be between 0 and the 2 layers of the model"):
         randomised_copy(model, seed=0, n_layers=3)
+
+
+def test_randomised_copy_of_a_decoder_redraws_its_head_and_top_layers():
+    from seedexplain.models import load_transformer
+
+    model, _ = load_transformer("tiny-llama", seed=0)
+    before = {name: p.clone() for name, p in model.named_parameters()}
+    copied = randomised_copy(model, seed=3, n_layers=1)
+    changed = {name for name, p in copied.named_parameters() if not torch.equal(p, before[name])}
+    top = len(model.model.layers) - 1
+    assert "score.weight" in changed and f"model.layers.{top}.mlp.down_proj.weight" in changed
+    assert not any(name.startswith(("model.embed_tokens", "model.layers.0.")) for name in changed)
 
 
 RANDOMISATION_TEXTS = [

@@ -106,6 +106,9 @@ def permuted_attention_effects(model: PreTrainedModel, tokenizer: PreTrainedToke
     weights. Everything else is unchanged (:func:`seedexplain.forward.attention_override`).
     Permutation ``k`` of text ``i`` is drawn from ``(seed, i, k)``, so results do not depend on the batching.
     """
+    if getattr(model.base_model, "encoder", None) is None:
+        raise ValueError(f"the permutation test needs a BERT-type encoder read at [CLS]; model of type "
+                         f"{model.config.model_type!r} is not one")
     was_training = model.training
     model.eval()
     encoding = tokenizer(list(texts), truncation=True, max_length=max_length, return_special_tokens_mask=True)

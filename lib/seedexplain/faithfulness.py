@@ -37,7 +37,7 @@ from seedexplain.attribution import METHODS, SIGNED_METHODS, Explanation, word_a
 from seedexplain.attribution.encoding import EncodedText, delete_words, encode
 from seedexplain.constraints import DELETIONS, OneOf, validated
 from seedexplain.forward import sequences_logit_difference
-from seedexplain.models import reinitialise
+from seedexplain.models import reinitialise, transformer_blocks
 
 PERCENTS = (1, 5, 10, 20, 50)
 """Default grid of k, the percentage of words deleted or kept (ERASER's bins)."""
@@ -157,21 +157,22 @@ def loo_agreement(explanations: Sequence[Explanation], occlusions: Sequence[Expl
 
 
 def randomised_copy(model: PreTrainedModel, *, seed: int, n_layers: int = 0) -> PreTrainedModel:
-    """Return a copy of ``model`` with its head, and its top ``n_layers`` encoder layers, re-initialised.
+    """Return a copy of ``model`` with its head, and its top ``n_layers`` layers, re-initialised.
 
-    The head is the pooler and the classifier; weights are drawn from a generator seeded with ``seed`` (the
-    global torch RNG is untouched), with the model's ``initializer_range``. ``model`` itself is not modified.
-    This is the cascading model-randomisation test of Adebayo et al. (2018, "Sanity checks for saliency
-    maps").
+    The head is everything outside the body (the classifier; a decoder's final norm stays) and a pooler; the layers
+    are an encoder's or a decoder's (:func:`~seedexplain.models.transformer_blocks`); weights are drawn from a
+    generator seeded with ``seed`` (the global torch RNG is untouched), with the model's ``initializer_range``.
+    ``model`` itself is not modified. This is the cascading model-randomisation test of Adebayo et al. (2018,
+    "Sanity checks for saliency maps").
     """
-    layers = model.base_model.encoder.layer
-    if not 0 <= n_layers <= len(layers):
-        raise ValueError(f"n_layers={n_layers} must be between 0 and the {len(layers)} encoder layers")
+    n_blocks = len(transformer_blocks(model))
+    if not 0 <= n_layers <= n_blocks:
+        raise ValueError(f"n_layers={n_layers} must be between 0 and the {n_blocks} layers of the model")
     copied = copy.deepcopy(model)
     base = copied.base_model
     modules = [child for child in copied.children() if child is not base]
     modules += [base.pooler] if getattr(base, "pooler", None) is not None else []
-    modules += list(base.encoder.layer[len(layers) - n_layers:])
+    modules += list(transformer_blocks(copied)[n_blocks - n_layers:])
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for module in modules:
@@ -199,7 +200,7 @@ def cascading_randomisation(model: PreTrainedModel, tokenizer: PreTrainedTokeniz
                             explanations: Sequence[Explanation], *, seed: int = 0,
                             **options: object) -> pd.DataFrame:
     """Return the cascading randomisation test of Adebayo et al. (2018): one row per number of re-initialised
-    encoder layers (0: the head alone, then from the top layer down to every layer), with the median over texts of
+    layers (0: the head alone, then from the top layer down to every layer), with the median over texts of
     the Spearman correlation between ``explanations`` and those of the randomised copy (:func:`randomised_copy`),
     on the signed scores (``spearman_signed``) and on their magnitudes (``spearman_magnitude``: a method that only
     keeps which words matter, not their direction, is judged on that).
@@ -208,7 +209,7 @@ def cascading_randomisation(model: PreTrainedModel, tokenizer: PreTrainedTokeniz
     """
     method = explanations[0].method
     rows = []
-    for n_layers in range(len(model.base_model.encoder.layer) + 1):
+    for n_layers in range(len(transformer_blocks(model)) + 1):
         randomised = word_attributions(randomised_copy(model, seed=seed, n_layers=n_layers), tokenizer, texts,
                                        method=method, **options)
         signed = np.array([spearman(a.scores, b.scores) for a, b in zip(explanations, randomised)])

@@ -115,6 +115,18 @@ def reinitialise(module: nn.Module, std: float, generator: torch.Generator) -> N
             nn.init.ones_(sub.weight)
 
 
+def transformer_blocks(model: PreTrainedModel) -> nn.ModuleList:
+    """Return the layers of ``model``'s body, bottom first: a BERT-type encoder's ``encoder.layer`` or a Llama
+    decoder's ``layers``."""
+    base = model.base_model
+    blocks = getattr(getattr(base, "encoder", None), "layer", None)
+    blocks = getattr(base, "layers", None) if blocks is None else blocks
+    if not isinstance(blocks, nn.ModuleList):
+        raise ValueError(f"model of type {model.config.model_type!r} has neither encoder.layer (BERT-type) nor "
+                         "layers (Llama-type) in its body")
+    return blocks
+
+
 def load_finetuned(folder: Path, device: torch.device) -> PreTrainedModel:
     """Return the fine-tuned classifier saved in ``folder``, in eval mode on ``device``."""
     model = AutoModelForSequenceClassification.from_pretrained(folder, attn_implementation="eager")
