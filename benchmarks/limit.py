@@ -72,7 +72,9 @@ def matmul_rate(shapes: list[tuple[int, ...]], device: torch.device, repeats: in
                 torch.matmul(a, b)
 
         run()
-        rates[shape] = 2 * float(np.prod(shape)) * calls / best_seconds(run, repeats, device)
+        # The limit is the ratios' denominator: an underestimate inflates them. A timed call is ~10 ms, so the
+        # best of at least 10 costs nothing (a --quick run once measured half the limit with 2).
+        rates[shape] = 2 * float(np.prod(shape)) * calls / best_seconds(run, max(repeats, 10), device)
     return rates
 
 
