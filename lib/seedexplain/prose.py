@@ -180,11 +180,16 @@ def accuracy_snr_sentence(families: pd.DataFrame, split: str = "test_short") -> 
     return "; ".join(parts)
 
 
+def _transformer_rows(families: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Return the transformer's rows of the multiverse's families table on ``split``, indexed by cell."""
+    return families[(families.family == "transformer") & (families.split == split)].set_index("cell")
+
+
 def plateau_sentence(families: pd.DataFrame, reference: str | None, longer: str | None,
                      split: str = "test_short") -> str:
     """Return whether the transformer of cell ``reference`` trains to its plateau, from the cell ``longer`` that
     trains it longer (the multiverse's regime cell): their mean accuracy over seeds with its range, on ``split``."""
-    rows = families[(families.family == "transformer") & (families.split == split)].set_index("cell")
+    rows = _transformer_rows(families, split)
     if reference not in rows.index or longer not in rows.index:
         return "the grid has no cell that trains the transformer longer: its plateau is not measured here"
     short, long = rows.loc[reference], rows.loc[longer]
@@ -205,7 +210,7 @@ def precision_sentence(families: pd.DataFrame, reference: str | None, autocast: 
     """Return whether fine-tuning under bfloat16 autocast (cell ``autocast``) moves the transformer's mean accuracy
     outside the range over the float32 ``reference`` cell's seeds, or its median SNR outside the reference's 95%
     interval, on ``split``; with the training seconds of both cells as they were built."""
-    rows = families[(families.family == "transformer") & (families.split == split)].set_index("cell")
+    rows = _transformer_rows(families, split)
     if reference not in rows.index or autocast not in rows.index:
         return "the grid has no cell that trains in bfloat16: its effect is not measured here"
     ref, bf16 = rows.loc[reference], rows.loc[autocast]
